@@ -1,0 +1,5 @@
+"""``python -m ragguard``."""
+
+from ragguard.cli import main
+
+main()

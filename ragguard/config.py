@@ -1,0 +1,139 @@
+"""Settings: environment (``RAGGUARD_*``) and an optional TOML file.
+
+Precedence: explicit arguments > environment > TOML file (``RAGGUARD_CONFIG``
+or ``--config``) > defaults. Example ``ragguard.toml``::
+
+    default_trust = "untrusted"
+    revoked_sources = ["https://old-wiki.example/*"]
+
+    [[sources]]
+    pattern = "https://wiki.example/*"
+    trust = "trusted"
+
+    [[sources]]
+    pattern = "https://crawl.example/*"
+    trust = "untrusted"
+    quarantine_at = 0.4
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from ragguard.errors import ConfigurationError
+from ragguard.policy import Thresholds
+from ragguard.types import TrustTier
+
+DEFAULT_STORE = Path(".ragguard")
+DEFAULT_COLLECTION = "ragguard"
+
+
+class SourceRule(BaseModel):
+    """Trust and thresholds for sources whose URI matches ``pattern`` (a glob)."""
+
+    pattern: str
+    trust: TrustTier = TrustTier.UNTRUSTED
+    quarantine_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    reject_at: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    def matches(self, source: str) -> bool:
+        """Glob match on the full source URI."""
+        return fnmatch.fnmatchcase(source, self.pattern)
+
+
+class Settings(BaseSettings):
+    """ragguard settings. Every field can be set as ``RAGGUARD_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGGUARD_", extra="forbid", validate_default=True)
+
+    store: Path = DEFAULT_STORE
+    chroma_url: str | None = None
+    collection: str = DEFAULT_COLLECTION
+    key_file: Path | None = None
+    signing_key: SecretStr | None = None
+    config: Path | None = None
+    default_trust: TrustTier = TrustTier.UNTRUSTED
+    sources: list[SourceRule] = Field(default_factory=list)
+    revoked_sources: list[str] = Field(default_factory=list)
+    chunk_size: int = Field(default=1000, ge=50, le=100_000)
+    chunk_overlap: int = Field(default=100, ge=0)
+    batch_size: int = Field(default=256, ge=1, le=5000)
+    model: str | None = None
+    model_sha256: str | None = None
+    unsafe_skip_model_digest: bool = False
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]", v):
+            raise ValueError("collection names are 3-62 characters of letters, digits, '.', '_' or '-'")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the TOML file named by ``config``."""
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_path(init_settings(), os.environ.get("RAGGUARD_CONFIG"))
+        if path is not None:
+            if not path.is_file():
+                raise ConfigurationError(f"config file {path} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # -- source policy ----------------------------------------------------
+    def source_rule(self, source: str) -> SourceRule | None:
+        """The first rule whose pattern matches ``source``."""
+        return next((r for r in self.sources if r.matches(source)), None)
+
+    def trust_for(self, source: str, requested: TrustTier | None = None) -> TrustTier:
+        """Trust tier of a source. Config can lower a request, never raise it.
+
+        A caller may ask for ``trusted``, but a source configured ``untrusted``
+        or ``blocked`` stays so: the config is the authority on trust.
+        """
+        rule = self.source_rule(source)
+        configured = rule.trust if rule else None
+        if configured is TrustTier.BLOCKED or requested is TrustTier.BLOCKED:
+            return TrustTier.BLOCKED
+        if configured is TrustTier.UNTRUSTED and rule is not None:
+            return TrustTier.UNTRUSTED
+        return requested or configured or self.default_trust
+
+    def thresholds_for(self, source: str, default: Thresholds) -> Thresholds | None:
+        """Per-source threshold override, or None to use the tier's defaults."""
+        rule = self.source_rule(source)
+        if rule is None or (rule.quarantine_at is None and rule.reject_at is None):
+            return None
+        q = rule.quarantine_at if rule.quarantine_at is not None else default.quarantine
+        r = rule.reject_at if rule.reject_at is not None else max(default.reject, q)
+        return Thresholds(q, r)
+
+    def is_revoked_source(self, source: str) -> bool:
+        """True if ``source`` matches a revoked-source glob."""
+        return any(fnmatch.fnmatchcase(source, pat) for pat in self.revoked_sources)
+
+    def is_blocked_source(self, source: str) -> bool:
+        """True if a rule marks ``source`` blocked."""
+        rule = self.source_rule(source)
+        return rule is not None and rule.trust is TrustTier.BLOCKED
+
+
+def _config_path(init: dict[str, Any], env: str | None) -> Path | None:
+    value = init.get("config") or env
+    return Path(value) if value else None

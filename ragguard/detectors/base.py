@@ -1,0 +1,73 @@
+"""The detector extension point: one small protocol and the batch it reads.
+
+The pipeline embeds a batch once; every detector reads the same
+:class:`ScreeningBatch`. Detection outcomes are data (:class:`Finding`), never
+exceptions.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from ragguard.types import Chunk, Finding, TrustTier
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ragguard.stores.base import StoreView
+
+
+@dataclass(frozen=True)
+class ScreeningBatch:
+    """Everything detectors may read about a batch of chunks.
+
+    Attributes:
+        chunks: The chunks, in order.
+        embeddings: ``(len(chunks), dim)`` float32 array, L2-normalised rows.
+        trust: The trust tier of each chunk's source.
+        store: Read-only view of what is already stored (served and quarantined),
+            for detectors that compare against the existing knowledge base;
+            ``None`` when screening without a store.
+    """
+
+    chunks: Sequence[Chunk]
+    embeddings: npt.NDArray[np.float32]
+    trust: Sequence[TrustTier]
+    store: StoreView | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        """The chunk texts, in order."""
+        return [c.text for c in self.chunks]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Screens a batch of chunks. ``name`` is stable: it is part of the audit baseline."""
+
+    name: str
+
+    def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
+        """Return one list of findings per chunk (empty when nothing is suspicious)."""
+        ...
+
+
+class TextDetector(abc.ABC):
+    """Base for detectors that read each chunk's text alone.
+
+    Subclasses implement :meth:`detect_text`; scoring must be pure.
+    """
+
+    name: str = "text"
+
+    def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
+        """Apply :meth:`detect_text` to every chunk of the batch."""
+        return [self.detect_text(c.text) for c in batch.chunks]
+
+    @abc.abstractmethod
+    def detect_text(self, text: str) -> list[Finding]:
+        """Findings for one text."""

@@ -1,0 +1,39 @@
+"""Detector names -> classes. Names are stable: they are part of the baseline format."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from ragguard.detectors.base import Detector
+from ragguard.errors import ConfigurationError
+
+#: name -> "module:Class". Imported lazily so unused detectors cost nothing.
+REGISTRY: dict[str, str] = {
+    "instructions": "ragguard.detectors.instructions:InstructionDetector",
+    "hidden": "ragguard.detectors.hidden:HiddenContentDetector",
+    "obfuscation": "ragguard.detectors.normalize:ObfuscationDetector",
+}
+
+#: Detectors the guard runs when none are named.
+DEFAULT_DETECTORS: tuple[str, ...] = ("instructions", "hidden", "obfuscation")
+
+
+def create(name: str) -> Detector:
+    """Instantiate the detector registered as ``name``.
+
+    Raises:
+        ConfigurationError: If no detector has that name.
+    """
+    target = REGISTRY.get(name)
+    if target is None:
+        raise ConfigurationError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    module, _, cls = target.partition(":")
+    factory = getattr(importlib.import_module(module), cls)
+    detector: Detector = factory()
+    return detector
+
+
+def create_all(names: Sequence[str] = DEFAULT_DETECTORS) -> list[Detector]:
+    """Instantiate several detectors by name."""
+    return [create(n) for n in names]

@@ -1,0 +1,502 @@
+"""The pipeline: chunk -> embed once -> detect -> decide -> seal -> store.
+
+:class:`Guard` is the Python API. Constructing one does no work; the store is
+opened, the key resolved and the model loaded on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.config import Settings
+from ragguard.detectors.base import Detector, ScreeningBatch
+from ragguard.detectors.registry import create_all
+from ragguard.embedders.base import Embedder
+from ragguard.errors import IntegrityError, NotFoundError, StoreError
+from ragguard.policy import Policy
+from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
+from ragguard.provenance.keyring import Keyring, resolve_keyring
+from ragguard.provenance.seal import seal, split_metadata, verify
+from ragguard.records import Chunker, InputRecord, coerce_records
+from ragguard.retrieval import RetrievalFilter
+from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
+from ragguard.types import (
+    Action,
+    Chunk,
+    Finding,
+    Hit,
+    IngestReport,
+    Provenance,
+    RecordVerdict,
+    SearchResult,
+    StoredChunk,
+    TrustTier,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+KEYRING_FILENAME = "keyring.json"
+#: How many findings are sealed into provenance per chunk (strongest first).
+MAX_SEALED_FINDINGS = 16
+
+Progress = Callable[[int, int], None]
+Records = Iterable[str | Mapping[str, Any] | InputRecord]
+
+
+@dataclasses.dataclass(frozen=True)
+class QuarantineEntry:
+    """A quarantined chunk, for review."""
+
+    id: str
+    text: str
+    source: str
+    doc_id: str
+    score: float
+    findings: tuple[tuple[str, str, float], ...]
+    ingested_at: str
+    seal_valid: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "doc_id": self.doc_id,
+            "score": round(self.score, 4),
+            "findings": [{"detector": d, "code": c, "score": s} for d, c, s in self.findings],
+            "ingested_at": self.ingested_at,
+            "seal_valid": self.seal_valid,
+            "text": self.text,
+        }
+
+
+class Guard:
+    """Screens, seals and stores chunks; serves only what passes the retrieval filter.
+
+    Args:
+        store: Where collections live (Chroma embedded or server, or in-memory).
+        embedder: Produces the vectors every detector and the store share.
+        settings: Source policy, chunking and key settings.
+        keyring: Signing keys; resolved from settings on first use when None.
+        detectors: Detector instances; the registry defaults when None.
+        policy: Thresholds; the documented defaults when None.
+        key_dir: Folder for a generated key file (the embedded store's folder).
+    """
+
+    def __init__(
+        self,
+        store: StoreClient,
+        embedder: Embedder,
+        *,
+        settings: Settings | None = None,
+        keyring: Keyring | None = None,
+        detectors: Sequence[Detector] | None = None,
+        policy: Policy | None = None,
+        key_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings if settings is not None else Settings()
+        self.policy = policy if policy is not None else Policy()
+        self.collection_name = self.settings.collection
+        self._keyring = keyring
+        self._detectors = list(detectors) if detectors is not None else None
+        self._key_dir = key_dir
+        self._cols: tuple[Collection, Collection] | None = None
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        chroma_url: str | None = None,
+        collection: str | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        keyring: Keyring | None = None,
+        detectors: Sequence[Detector] | None = None,
+        policy: Policy | None = None,
+    ) -> Guard:
+        """A guard over embedded Chroma at ``path`` (default ``./.ragguard``) or a server.
+
+        Nothing is opened or loaded until first use.
+        """
+        from ragguard.embedders.sentence_transformers import SentenceTransformerEmbedder
+        from ragguard.stores.chroma import ChromaStore
+
+        settings = settings if settings is not None else Settings()
+        updates: dict[str, Any] = {}
+        if path is not None:
+            updates["store"] = Path(path)
+        if chroma_url is not None:
+            updates["chroma_url"] = chroma_url
+        if collection is not None:
+            updates["collection"] = collection
+        if updates:
+            settings = settings.model_copy(update=updates)
+            Settings.model_validate(settings.model_dump())  # re-validate the overrides
+        if settings.chroma_url:
+            store: StoreClient = ChromaStore(url=settings.chroma_url)
+            key_dir = None
+        else:
+            store = ChromaStore(path=settings.store)
+            key_dir = settings.store
+        if embedder is None:
+            embedder = SentenceTransformerEmbedder(
+                settings.model,
+                expected_sha256=settings.model_sha256,
+                unsafe_skip_digest_check=settings.unsafe_skip_model_digest,
+            )
+        return cls(
+            store,
+            embedder,
+            settings=settings,
+            keyring=keyring,
+            detectors=detectors,
+            policy=policy,
+            key_dir=key_dir,
+        )
+
+    # -- lazily resolved parts ---------------------------------------------
+    def keyring(self, *, create: bool = False) -> Keyring:
+        """The keyring (resolved once; generated for a new embedded store when ``create``)."""
+        if self._keyring is None:
+            secret = self.settings.signing_key.get_secret_value() if self.settings.signing_key else None
+            self._keyring = resolve_keyring(
+                key_file=self.settings.key_file,
+                secret=secret,
+                default_file=self._key_dir / KEYRING_FILENAME if self._key_dir is not None else None,
+                create=create,
+            )
+        return self._keyring
+
+    @property
+    def detectors(self) -> list[Detector]:
+        """The detectors in use (the registry defaults unless given)."""
+        if self._detectors is None:
+            self._detectors = create_all()
+        return self._detectors
+
+    @property
+    def retrieval_filter(self) -> RetrievalFilter:
+        """A filter over the current keyring and source policy."""
+        return RetrievalFilter(self.keyring(), self.settings)
+
+    def collections(self, *, create: bool = False) -> tuple[Collection, Collection]:
+        """The served and quarantine collections.
+
+        Raises:
+            StoreError: If they do not exist and ``create`` is False.
+        """
+        if self._cols is None:
+            served = self.store.collection(self.collection_name, create=create)
+            quarantine = self.store.collection(self.collection_name + QUARANTINE_SUFFIX, create=create)
+            self._cols = (served, quarantine)
+        return self._cols
+
+    def _view(self) -> StoreView | None:
+        try:
+            served, quarantine = self.collections(create=False)
+        except StoreError:
+            return None
+        return StoreView(served, quarantine)
+
+    # -- screening -----------------------------------------------------------
+    def _chunks(self, records: list[InputRecord]) -> list[tuple[InputRecord, list[Chunk]]]:
+        chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        return [(r, chunker.split(r)) for r in records]
+
+    def _screen(
+        self, chunks: Sequence[Chunk], trust: Sequence[TrustTier], view: StoreView | None
+    ) -> tuple[npt.NDArray[np.float32], list[Verdict]]:
+        """Embed once, run every detector on the same vectors, decide."""
+        vectors = self.embedder.embed([c.text for c in chunks])
+        batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view)
+        per_chunk: list[list[Finding]] = [[] for _ in chunks]
+        for det in self.detectors:
+            for i, found in enumerate(det.detect(batch)):
+                per_chunk[i].extend(found)
+        verdicts = []
+        for c, t, found in zip(chunks, trust, per_chunk):
+            override = self.settings.thresholds_for(c.source, self.policy.thresholds(t))
+            verdicts.append(self.policy.decide(c.id, found, t, override))
+        return vectors, verdicts
+
+    def _run(
+        self,
+        records: Records,
+        source: str | None,
+        trust: TrustTier | str | None,
+        *,
+        write: bool,
+        progress: Progress | None,
+    ) -> tuple[list[RecordVerdict], dict[str, int]]:
+        recs = coerce_records(records, source)
+        requested = TrustTier(trust) if trust is not None else None
+        split = self._chunks(recs)
+        unique: dict[str, Chunk] = {}
+        for _, chunks in split:
+            for c in chunks:
+                unique.setdefault(c.id, c)
+        todo = list(unique.values())
+        counts = {"stored": 0, "quarantined": 0, "rejected": 0, "unchanged": 0}
+        verdicts: dict[str, Verdict] = {}
+        if write:
+            self.keyring(create=True)  # fail on a bad key before any work is done
+            self.collections(create=True)
+        view = self._view()
+        size = self.settings.batch_size
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            tiers = [self.settings.trust_for(c.source, requested) for c in batch]
+            vectors, batch_verdicts = self._screen(batch, tiers, view)
+            verdicts.update((v.chunk_id, v) for v in batch_verdicts)
+            if write:
+                self._write(batch, tiers, vectors, batch_verdicts, counts)
+            if progress is not None:
+                progress(min(start + size, len(todo)), len(todo))
+        out = [self._record_verdict(r, [verdicts[c.id] for c in chunks]) for r, chunks in split]
+        return out, counts
+
+    @staticmethod
+    def _record_verdict(record: InputRecord, chunk_verdicts: list[Verdict]) -> RecordVerdict:
+        worst = max(chunk_verdicts, key=lambda v: (v.action.severity, v.score))
+        seen: set[tuple[str, str, int | None, int | None]] = set()
+        findings: list[Finding] = []
+        for v in chunk_verdicts:
+            for f in v.findings:
+                key = (f.detector, f.code, f.span.start if f.span else None, f.span.end if f.span else None)
+                if key not in seen:
+                    seen.add(key)
+                    findings.append(f)
+        findings.sort(key=lambda f: -f.score)
+        return RecordVerdict(record.id, worst.action, worst.score, tuple(findings), tuple(chunk_verdicts))
+
+    def _write(
+        self,
+        chunks: Sequence[Chunk],
+        tiers: Sequence[TrustTier],
+        vectors: npt.NDArray[np.float32],
+        verdicts: Sequence[Verdict],
+        counts: dict[str, int],
+    ) -> None:
+        served, quarantine = self.collections(create=True)
+        ids = [c.id for c in chunks]
+        present = served.existing(ids) | quarantine.existing(ids)
+        keyring = self.keyring(create=True)
+        digest = self.embedder.weights_digest
+        now = _now()
+        to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
+        to_quarantine: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
+        for c, tier, vec, v in zip(chunks, tiers, vectors, verdicts):
+            if c.id in present:
+                counts["unchanged"] += 1
+                continue
+            if v.action is Action.REJECT:
+                counts["rejected"] += 1
+                continue
+            prov = Provenance(
+                chunk_id=c.id,
+                source=c.source,
+                doc_id=c.doc_id,
+                chunk_index=c.chunk_index,
+                text_sha256=text_digest(c.text),
+                embedding_sha256=embedding_digest(vec),
+                metadata_sha256=metadata_digest(c.metadata),
+                embedder=self.embedder.model_id,
+                embedder_digest=digest,
+                ingested_at=now,
+                trust=tier,
+                action=v.action,
+                score=round(v.score, 6),
+                findings=_compact_findings(v.findings),
+                policy_version=self.policy.version,
+                key_id="",
+                algorithm="",
+            )
+            meta = {**c.metadata, **seal(prov, keyring)}
+            (to_served if v.action is Action.ALLOW else to_quarantine).append((c, vec, meta))
+        for col, rows, key in ((served, to_served, "stored"), (quarantine, to_quarantine, "quarantined")):
+            if rows:
+                col.add(
+                    [c.id for c, _, _ in rows],
+                    np.stack([vec for _, vec, _ in rows]),
+                    [c.text for c, _, _ in rows],
+                    [m for _, _, m in rows],
+                )
+                counts[key] += len(rows)
+
+    # -- public API ----------------------------------------------------------
+    def ingest(
+        self,
+        records: Records,
+        source: str | None = None,
+        trust: TrustTier | str | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Screen, seal and store records.
+
+        Args:
+            records: Strings, or mappings with ``text`` and optional ``id``, ``source``, ``metadata``.
+            source: Source URI for records that name none.
+            trust: Requested trust tier; configuration can lower it, never raise it.
+            progress: Called with (chunks done, chunks total) after each batch.
+
+        Returns:
+            Verdicts per record and counts of what was stored. Re-ingesting the
+            same content stores nothing new.
+
+        Raises:
+            InputError: A record is invalid (nothing is stored).
+        """
+        verdicts, counts = self._run(records, source, trust, write=True, progress=progress)
+        return IngestReport(tuple(verdicts), counts["stored"], counts["quarantined"], counts["rejected"], counts["unchanged"])
+
+    def scan(
+        self,
+        records: Records,
+        source: str | None = None,
+        trust: TrustTier | str | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> list[RecordVerdict]:
+        """Dry run of :meth:`ingest` against the current store: writes nothing."""
+        verdicts, _ = self._run(records, source, trust, write=False, progress=progress)
+        return verdicts
+
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        """The ``k`` nearest chunks that pass the retrieval filter.
+
+        Over-fetches and widens the window until ``k`` chunks pass or the
+        collection is exhausted, so filtering never comes back short.
+
+        Raises:
+            StoreError: If the store does not exist.
+            ValueError: If ``k`` < 1 or the query is empty.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if not query.strip():
+            raise ValueError("the query is empty")
+        served, _ = self.collections(create=False)
+        total = served.count()
+        if total == 0:
+            return SearchResult((), ())
+        flt = self.retrieval_filter
+        qv = self.embedder.embed([query])
+        n = min(total, max(2 * k, k + 10))
+        while True:
+            rows = served.query(qv, n)[0]
+            kept, dropped = flt.apply(rows)
+            if len(kept) >= k or n >= total:
+                break
+            n = min(total, n * 4)
+        hits = tuple(_hit(chunk, prov) for chunk, prov in kept[:k])
+        return SearchResult(hits, tuple(dropped))
+
+    # -- quarantine review ---------------------------------------------------
+    def quarantine_list(self, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:
+        """Quarantined chunks, a page at a time."""
+        _, quarantine = self.collections(create=False)
+        return [self._entry(c) for c in quarantine.page(offset, limit)]
+
+    def quarantine_get(self, chunk_id: str) -> QuarantineEntry:
+        """One quarantined chunk.
+
+        Raises:
+            NotFoundError: If no quarantined chunk has this id.
+        """
+        return self._entry(self._quarantined(chunk_id))
+
+    def release(self, chunk_id: str) -> None:
+        """Re-seal a quarantined chunk as allowed and move it to the served collection.
+
+        Safe to repeat after a crash: the served write is idempotent and comes
+        before the quarantine delete.
+
+        Raises:
+            NotFoundError: If no quarantined chunk has this id.
+            IntegrityError: If the quarantined chunk fails its seal (it stays quarantined).
+        """
+        chunk = self._quarantined(chunk_id)
+        keyring = self.keyring()
+        prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
+        if reason is not None or prov is None:
+            why = reason.value if reason else "unreadable seal"
+            raise IntegrityError(f"quarantined chunk {chunk_id} fails its seal ({why}); it stays quarantined")
+        released = dataclasses.replace(prov, action=Action.ALLOW, review=f"released {_now()}")
+        _, user = split_metadata(chunk.metadata)
+        meta = {**user, **seal(released, keyring)}
+        served, quarantine = self.collections(create=False)
+        served.add([chunk.id], np.asarray([chunk.embedding], dtype=np.float32), [chunk.text], [meta])
+        quarantine.delete([chunk.id])
+
+    def purge(self, chunk_id: str) -> None:
+        """Delete a quarantined chunk for good.
+
+        Raises:
+            NotFoundError: If no quarantined chunk has this id.
+        """
+        self._quarantined(chunk_id)
+        _, quarantine = self.collections(create=False)
+        quarantine.delete([chunk_id])
+
+    def _quarantined(self, chunk_id: str) -> StoredChunk:
+        _, quarantine = self.collections(create=False)
+        found = quarantine.get([chunk_id])
+        if not found:
+            raise NotFoundError(f"no quarantined chunk with id {chunk_id!r}")
+        return found[0]
+
+    def _entry(self, chunk: StoredChunk) -> QuarantineEntry:
+        prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, self.keyring())
+        meta = chunk.metadata
+        try:
+            findings = tuple((str(d), str(c), float(s)) for d, c, s in json.loads(str(meta.get("rg_findings", "[]"))))
+        except (ValueError, TypeError):
+            findings = ()
+        score = meta.get("rg_score", 0.0)
+        return QuarantineEntry(
+            id=chunk.id,
+            text=chunk.text,
+            source=str(meta.get("rg_source", "")),
+            doc_id=str(meta.get("rg_doc_id", "")),
+            score=float(score) if isinstance(score, (int, float)) else 0.0,
+            findings=findings,
+            ingested_at=str(meta.get("rg_ingested_at", "")),
+            seal_valid=reason is None and prov is not None,
+        )
+
+
+def _compact_findings(findings: Sequence[Finding]) -> str:
+    top = sorted(findings, key=lambda f: -f.score)[:MAX_SEALED_FINDINGS]
+    return json.dumps([[f.detector, f.code, round(f.score, 4)] for f in top], separators=(",", ":"))
+
+
+def _hit(chunk: StoredChunk, prov: Provenance) -> Hit:
+    _, user = split_metadata(chunk.metadata)
+    return Hit(
+        id=chunk.id,
+        text=chunk.text,
+        source=prov.source,
+        doc_id=prov.doc_id,
+        chunk_index=prov.chunk_index,
+        distance=float(chunk.distance if chunk.distance is not None else 0.0),
+        metadata=user,
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

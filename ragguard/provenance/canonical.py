@@ -1,0 +1,73 @@
+"""Canonical bytes and digests: what a seal signs must be byte-for-byte reproducible.
+
+Canonicalisation (documented because verification depends on it):
+
+* A provenance record is serialised as JSON with keys sorted, no insignificant
+  whitespace, non-ASCII kept as UTF-8 (``ensure_ascii=False``), floats as
+  Python's shortest round-trip repr. Only str, int, float, bool and None appear.
+* Text digests are SHA-256 over the UTF-8 bytes of the text exactly as stored.
+* Embedding digests are SHA-256 over the little-endian float32 bytes of the
+  vector exactly as handed to the store (Chroma stores float32, so the vector
+  read back hashes the same).
+* Chunk ids are content addressed: SHA-256 over the source URI and the
+  *normalised* text (NFC, ``\\n`` line ends, trailing blanks dropped), so the
+  same passage from the same source always gets the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNK_ID_PREFIX = "rg-"
+
+
+def canonical_bytes(record: Mapping[str, Any]) -> bytes:
+    """Serialise a flat record to its canonical UTF-8 JSON bytes.
+
+    Raises:
+        TypeError: If a value is not a JSON scalar (the record must be flat).
+    """
+    for key, value in record.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise TypeError(f"provenance field {key!r} is not a scalar: {type(value).__name__}")
+    return json.dumps(
+        dict(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def normalise_text(text: str) -> str:
+    """Normalise text for content addressing (not for storage)."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def text_digest(text: str) -> str:
+    """SHA-256 hex digest of the text's UTF-8 bytes, exactly as stored."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embedding_digest(vector: npt.ArrayLike) -> str:
+    """SHA-256 hex digest of the vector as little-endian float32 bytes."""
+    arr = np.ascontiguousarray(np.asarray(vector, dtype="<f4"))
+    return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+def metadata_digest(metadata: Mapping[str, Any]) -> str:
+    """SHA-256 hex digest of caller metadata in canonical form."""
+    return hashlib.sha256(canonical_bytes(metadata)).hexdigest()
+
+
+def chunk_id(source: str, text: str) -> str:
+    """Content-addressed chunk id from the source URI and normalised text."""
+    h = hashlib.sha256()
+    h.update(source.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(normalise_text(text).encode("utf-8"))
+    return CHUNK_ID_PREFIX + h.hexdigest()[:32]

@@ -1,0 +1,18 @@
+"""Vector-store adapters ragguard plugs into: Chroma (embedded or server) and in-memory."""
+
+from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, Neighbours, StoreClient, StoreView, iter_pages
+from ragguard.stores.chroma import ChromaCollection, ChromaStore
+from ragguard.stores.memory import InMemoryCollection, InMemoryStore
+
+__all__ = [
+    "QUARANTINE_SUFFIX",
+    "ChromaCollection",
+    "ChromaStore",
+    "Collection",
+    "InMemoryCollection",
+    "InMemoryStore",
+    "Neighbours",
+    "StoreClient",
+    "StoreView",
+    "iter_pages",
+]

@@ -1,0 +1,122 @@
+"""The store extension point: a collection of chunks with vectors and metadata.
+
+ragguard always hands vectors to the store (it never lets the store embed),
+and reads them back to verify the seal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.types import MetadataValue, StoredChunk
+
+QUARANTINE_SUFFIX = "__quarantine"
+
+
+@runtime_checkable
+class Collection(Protocol):
+    """One named collection of a vector store."""
+
+    name: str
+
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+    ) -> None:
+        """Insert chunks; ids already present are left untouched."""
+        ...
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are present."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Read chunks by id (missing ids are skipped), with their vectors."""
+        ...
+
+    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
+        """The ``n`` nearest chunks (cosine distance) for each query vector, with vectors."""
+        ...
+
+    def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
+        """A page of chunks in a stable order, for streaming audits."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (missing ids are ignored)."""
+        ...
+
+    def count(self) -> int:
+        """Number of chunks."""
+        ...
+
+
+@runtime_checkable
+class StoreClient(Protocol):
+    """Opens collections of one store (an embedded database or a server)."""
+
+    def collection(self, name: str, *, create: bool) -> Collection:
+        """Open collection ``name``; with ``create=False`` a missing one raises StoreError."""
+        ...
+
+    def has_collection(self, name: str) -> bool:
+        """True if collection ``name`` exists."""
+        ...
+
+    def describe(self) -> str:
+        """Where the store is, for messages (never credentials)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """kNN results for a batch of query vectors: ``ids[i]`` and ``distances[i]`` per query."""
+
+    ids: list[list[str]]
+    distances: list[list[float]]
+    metadatas: list[list[Mapping[str, Any]]]
+
+
+class StoreView:
+    """Read-only view of the served and quarantine collections, for detectors.
+
+    kNN goes through the store's own index (no full scans).
+    """
+
+    def __init__(self, served: Collection, quarantine: Collection | None) -> None:
+        self.served = served
+        self.quarantine = quarantine
+
+    def nearest(self, embeddings: npt.NDArray[np.float32], k: int, *, quarantined: bool = False) -> Neighbours:
+        """The ``k`` nearest stored chunks to each vector (served, or quarantined)."""
+        col = self.quarantine if quarantined else self.served
+        n = min(k, col.count()) if col is not None else 0
+        if n <= 0 or col is None or len(embeddings) == 0:
+            return Neighbours(
+                ids=[[] for _ in embeddings], distances=[[] for _ in embeddings], metadatas=[[] for _ in embeddings]
+            )
+        rows = col.query(embeddings, n)
+        return Neighbours(
+            ids=[[c.id for c in row] for row in rows],
+            distances=[[float(c.distance if c.distance is not None else 1.0) for c in row] for row in rows],
+            metadatas=[[c.metadata for c in row] for row in rows],
+        )
+
+
+def iter_pages(col: Collection, page_size: int = 1000, *, include_embeddings: bool = True) -> Iterator[list[StoredChunk]]:
+    """Stream a collection page by page (memory flat in collection size)."""
+    offset = 0
+    while True:
+        page = col.page(offset, page_size, include_embeddings=include_embeddings)
+        if not page:
+            return
+        yield page
+        offset += len(page)

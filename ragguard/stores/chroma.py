@@ -1,0 +1,189 @@
+"""Chroma adapter: embedded (``PersistentClient``) or server (``HttpClient``).
+
+Vectors are always passed in: Chroma's default embedding function downloads a
+model, which fails offline and would put an unverified embedder in the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.errors import StoreError
+from ragguard.types import MetadataValue, StoredChunk
+
+_INCLUDE_ALL: list[Any] = ["documents", "metadatas", "embeddings"]
+
+
+class ChromaCollection:
+    """A Chroma collection behind the :class:`~ragguard.stores.base.Collection` protocol."""
+
+    def __init__(self, collection: Any) -> None:
+        self._col = collection
+        self.name: str = collection.name
+
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+    ) -> None:
+        """Insert chunks (Chroma leaves ids already present untouched)."""
+        if not ids:
+            return
+        self._col.add(
+            ids=list(ids),
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+            documents=list(documents),
+            metadatas=[dict(m) for m in metadatas],
+        )
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are present."""
+        if not ids:
+            return set()
+        return set(self._col.get(ids=list(ids), include=[])["ids"])
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Chunks by id, with vectors."""
+        if not ids:
+            return []
+        return _rows(self._col.get(ids=list(ids), include=_INCLUDE_ALL))
+
+    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
+        """kNN through Chroma's HNSW index, with vectors and distances."""
+        q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        if n <= 0 or len(q) == 0:
+            return [[] for _ in q]
+        res = self._col.query(query_embeddings=q, n_results=n, include=[*_INCLUDE_ALL, "distances"])
+        out = []
+        for i in range(len(q)):
+            out.append(
+                _rows(
+                    {
+                        "ids": res["ids"][i],
+                        "documents": res["documents"][i],
+                        "metadatas": res["metadatas"][i],
+                        "embeddings": res["embeddings"][i],
+                    },
+                    distances=res["distances"][i],
+                )
+            )
+        return out
+
+    def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
+        """A page of chunks in Chroma's stable internal order."""
+        include = _INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]
+        return _rows(self._col.get(offset=offset, limit=limit, include=include))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        if ids:
+            self._col.delete(ids=list(ids))
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return int(self._col.count())
+
+    @property
+    def native(self) -> Any:
+        """The underlying ``chromadb`` collection (for adapters and tests)."""
+        return self._col
+
+
+def _rows(res: Mapping[str, Any], distances: Sequence[float] | None = None) -> list[StoredChunk]:
+    ids = res["ids"]
+    docs = res.get("documents")
+    metas = res.get("metadatas")
+    embs = res.get("embeddings")
+    out = []
+    for i, cid in enumerate(ids):
+        emb = None if embs is None else np.asarray(embs[i], dtype=np.float32)
+        out.append(
+            StoredChunk(
+                id=cid,
+                text=docs[i] if docs is not None and docs[i] is not None else "",
+                embedding=emb,
+                metadata=dict(metas[i] or {}) if metas is not None else {},
+                distance=float(distances[i]) if distances is not None else None,
+            )
+        )
+    return out
+
+
+class ChromaStore:
+    """Chroma, embedded at ``path`` or as a server at ``url``. Connects lazily."""
+
+    def __init__(self, *, path: Path | str | None = None, url: str | None = None) -> None:
+        if (path is None) == (url is None):
+            raise StoreError("give exactly one of a store path or a Chroma server URL")
+        self.path = Path(path) if path is not None else None
+        self.url = url
+        self._client: Any = None
+
+    def describe(self) -> str:
+        """Where the store is (the URL without credentials)."""
+        if self.url is not None:
+            u = urlparse(self.url)
+            return f"Chroma server {u.scheme}://{u.hostname}:{u.port}"
+        return f"Chroma store {self.path}"
+
+    def _connect(self, *, create: bool) -> Any:
+        if self._client is not None:
+            return self._client
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if self.url is not None:
+                u = urlparse(self.url)
+                if u.scheme not in ("http", "https") or not u.hostname:
+                    raise StoreError(f"not a Chroma server URL: {self.url!r} (expected http://HOST:PORT)")
+                self._client = chromadb.HttpClient(
+                    host=u.hostname,
+                    port=u.port or (443 if u.scheme == "https" else 8000),
+                    ssl=u.scheme == "https",
+                    settings=settings,
+                )
+                self._client.heartbeat()
+            else:
+                assert self.path is not None
+                if not create and not (self.path / "chroma.sqlite3").exists():
+                    raise StoreError(f"no ragguard store at {self.path} (run `ragguard ingest` to create one)")
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb raises many types; name the store, not internals
+            raise StoreError(f"cannot open {self.describe()}: {exc}") from exc
+        return self._client
+
+    def has_collection(self, name: str) -> bool:
+        """True if the collection exists (False when an embedded store does not exist yet)."""
+        if self.path is not None and not (self.path / "chroma.sqlite3").exists():
+            return False
+        client = self._connect(create=False)
+        return name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
+
+    def collection(self, name: str, *, create: bool) -> ChromaCollection:
+        """Open (or create, with cosine space and no embedding function) a collection."""
+        client = self._connect(create=create)
+        try:
+            if create:
+                col = client.get_or_create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+            else:
+                col = client.get_collection(name, embedding_function=None)
+        except Exception as exc:
+            if not create and "does not exist" in str(exc):
+                raise StoreError(f"collection {name!r} does not exist in {self.describe()}") from None
+            raise StoreError(f"cannot open collection {name!r} in {self.describe()}: {exc}") from exc
+        return ChromaCollection(col)

@@ -1,0 +1,111 @@
+"""An in-memory store with exact cosine kNN, for unit tests and small jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.errors import StoreError
+from ragguard.types import MetadataValue, StoredChunk
+
+
+@dataclass
+class _Row:
+    text: str
+    embedding: npt.NDArray[np.float32]
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass
+class InMemoryCollection:
+    """A collection held in a dict; insertion order is the page order."""
+
+    name: str
+    _rows: dict[str, _Row] = field(default_factory=dict, repr=False)
+
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+    ) -> None:
+        """Insert chunks; existing ids are left untouched (like Chroma's add)."""
+        for i, cid in enumerate(ids):
+            if cid not in self._rows:
+                vec = np.asarray(embeddings[i], dtype=np.float32).copy()
+                self._rows[cid] = _Row(documents[i], vec, dict(metadatas[i]))
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are present."""
+        return {i for i in ids if i in self._rows}
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Chunks by id, skipping missing ones."""
+        return [self._chunk(i) for i in ids if i in self._rows]
+
+    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
+        """Exact cosine kNN."""
+        if not self._rows:
+            return [[] for _ in embeddings]
+        ids = list(self._rows)
+        mat = np.stack([self._rows[i].embedding for i in ids])
+        norms = np.linalg.norm(mat, axis=1) * 1.0
+        norms[norms == 0] = 1.0
+        out = []
+        for q in np.atleast_2d(embeddings):
+            qn = float(np.linalg.norm(q)) or 1.0
+            dist = 1.0 - (mat @ q) / (norms * qn)
+            order = np.argsort(dist, kind="stable")[:n]
+            out.append([self._chunk(ids[j], float(dist[j])) for j in order])
+        return out
+
+    def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
+        """Chunks ``[offset, offset + limit)`` in insertion order."""
+        ids = list(self._rows)[offset : offset + limit]
+        return [self._chunk(i, with_embedding=include_embeddings) for i in ids]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        for i in ids:
+            self._rows.pop(i, None)
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return len(self._rows)
+
+    # Test helpers: direct writes that bypass the guard, like an attacker would.
+    def raw_set(self, cid: str, text: str, embedding: npt.ArrayLike, metadata: Mapping[str, MetadataValue]) -> None:
+        """Write or overwrite a row without any checks (for tampering tests)."""
+        self._rows[cid] = _Row(text, np.asarray(embedding, dtype=np.float32), dict(metadata))
+
+    def _chunk(self, cid: str, distance: float | None = None, *, with_embedding: bool = True) -> StoredChunk:
+        row = self._rows[cid]
+        emb = row.embedding.copy() if with_embedding else None
+        return StoredChunk(id=cid, text=row.text, embedding=emb, metadata=dict(row.metadata), distance=distance)
+
+
+@dataclass
+class InMemoryStore:
+    """A :class:`~ragguard.stores.base.StoreClient` over in-memory collections."""
+
+    _collections: dict[str, InMemoryCollection] = field(default_factory=dict, repr=False)
+
+    def collection(self, name: str, *, create: bool) -> InMemoryCollection:
+        """Open (or create) a collection."""
+        if name not in self._collections:
+            if not create:
+                raise StoreError(f"collection {name!r} does not exist in the in-memory store")
+            self._collections[name] = InMemoryCollection(name)
+        return self._collections[name]
+
+    def has_collection(self, name: str) -> bool:
+        """True if the collection exists."""
+        return name in self._collections
+
+    def describe(self) -> str:
+        """A label for messages."""
+        return "in-memory store"

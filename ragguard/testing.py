@@ -1,0 +1,110 @@
+"""Fakes for users' tests: no model, no database.
+
+``FakeEmbedder`` hashes words into a fixed-size vector (a bag of hashed words
+and character trigrams), so texts that share words get nearby vectors, like a
+real embedder, deterministically and in microseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.config import Settings
+from ragguard.detectors.base import Detector, ScreeningBatch
+from ragguard.guard import Guard
+from ragguard.policy import Policy
+from ragguard.provenance.keyring import Keyring
+from ragguard.stores.memory import InMemoryCollection, InMemoryStore
+from ragguard.types import Finding, Span
+
+__all__ = ["FakeEmbedder", "FlagDetector", "InMemoryCollection", "InMemoryStore", "make_guard"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag-of-words embedder.
+
+    Args:
+        dim: Vector size.
+        model_id: Recorded in provenance like a real model id.
+    """
+
+    def __init__(self, dim: int = 64, model_id: str = "ragguard-testing/fake-embedder") -> None:
+        self.dim = dim
+        self.model_id = model_id
+        self.calls = 0
+
+    @property
+    def weights_digest(self) -> str:
+        """A stable stand-in digest (changes with ``dim``)."""
+        return hashlib.sha256(f"fake-embedder-{self.dim}".encode()).hexdigest()
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Unit-norm float32 vectors; counts calls so tests can check 'embed once'."""
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[i, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = float(np.linalg.norm(out[i]))
+            if norm == 0.0:
+                out[i, 0] = 1.0
+            else:
+                out[i] /= norm
+        return out
+
+
+class FlagDetector:
+    """Flags texts that match a regular expression (a stand-in detector for tests).
+
+    Args:
+        pattern: Regex searched in each chunk's text.
+        score: Score of the finding.
+        name: Detector name.
+        code: Rule code.
+    """
+
+    def __init__(self, pattern: str, score: float = 0.7, name: str = "flag", code: str = "RG-TEST-001") -> None:
+        self.pattern = pattern
+        self.score = score
+        self.name = name
+        self.code = code
+
+    def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
+        """One finding per chunk whose text matches, with the match's span."""
+        rx = re.compile(self.pattern, re.IGNORECASE)
+        out: list[list[Finding]] = []
+        for chunk in batch.chunks:
+            m = rx.search(chunk.text)
+            out.append(
+                [Finding(self.name, self.code, self.score, f"text matches {self.pattern!r}.", Span(m.start(), m.end()))]
+                if m
+                else []
+            )
+        return out
+
+
+def make_guard(
+    *,
+    settings: Settings | None = None,
+    keyring: Keyring | None = None,
+    detectors: Sequence[Detector] | None = None,
+    policy: Policy | None = None,
+    dim: int = 64,
+) -> Guard:
+    """A guard over an in-memory store, a fake embedder and a fresh HMAC key."""
+    return Guard(
+        InMemoryStore(),
+        FakeEmbedder(dim),
+        settings=settings or Settings(),
+        keyring=keyring or Keyring.generate(),
+        detectors=detectors,
+        policy=policy,
+    )

@@ -1,0 +1,281 @@
+"""Frozen data that flows through ragguard: chunks, findings, verdicts, results.
+
+Nothing here does I/O. Every result explains itself: a :class:`Finding` names
+the detector, a stable rule code, a score, the span it matched and one sentence
+saying why.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MetadataValue = str | int | float | bool
+
+
+class Action(str, enum.Enum):
+    """What the policy decided for a chunk. Ordered from least to most severe."""
+
+    ALLOW = "allow"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+    @property
+    def severity(self) -> int:
+        """Rank used to take the worst action over several chunks."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Action.ALLOW: 0, Action.QUARANTINE: 1, Action.REJECT: 2}
+
+
+class TrustTier(str, enum.Enum):
+    """How much a source is trusted. ``blocked`` sources are never stored or served."""
+
+    TRUSTED = "trusted"
+    UNTRUSTED = "untrusted"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Half-open character range ``[start, end)`` in the chunk text as screened."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"invalid span [{self.start}, {self.end})")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a detector finds a chunk suspicious.
+
+    Attributes:
+        detector: Stable detector name (part of the audit baseline format).
+        code: Stable rule code, e.g. ``"RG-INS-001"``.
+        score: Suspicion in [0, 1]; higher is more suspicious.
+        explanation: One sentence a reviewer can read.
+        span: Where in the text, when the finding is local to a span.
+    """
+
+    detector: str
+    code: str
+    score: float
+    explanation: str
+    span: Span | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"finding score {self.score} is outside [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by ``--json`` output and the HTTP sidecar."""
+        out: dict[str, Any] = {
+            "detector": self.detector,
+            "code": self.code,
+            "score": round(self.score, 4),
+            "explanation": self.explanation,
+        }
+        if self.span is not None:
+            out["span"] = [self.span.start, self.span.end]
+        return out
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of text ready to be screened, before embedding.
+
+    Attributes:
+        id: Content-addressed chunk id (see :func:`ragguard.provenance.chunk_id`).
+        text: The chunk text, exactly as it will be stored.
+        source: Source URI the chunk came from.
+        doc_id: Id of the record the chunk was cut from.
+        chunk_index: Position of the chunk within its record.
+        metadata: Caller metadata (scalar values only), stored beside the chunk.
+    """
+
+    id: str
+    text: str
+    source: str
+    doc_id: str
+    chunk_index: int
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy's decision for one chunk."""
+
+    chunk_id: str
+    action: Action
+    score: float
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordVerdict:
+    """The decision for one input record: the worst over its chunks.
+
+    ``id`` echoes the input record's id unchanged.
+    """
+
+    id: str
+    action: Action
+    score: float
+    findings: tuple[Finding, ...]
+    chunks: tuple[Verdict, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``scan --json`` and ``ingest --json`` print per record."""
+        return {
+            "id": self.id,
+            "action": self.action.value,
+            "score": round(self.score, 4),
+            "findings": [f.to_dict() for f in self.findings],
+            "chunks": len(self.chunks),
+        }
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What :meth:`ragguard.Guard.ingest` did.
+
+    Attributes:
+        records: One verdict per input record, in input order.
+        stored: Chunks newly written to the served collection.
+        quarantined: Chunks newly written to the quarantine collection.
+        rejected: Chunks refused and not stored.
+        unchanged: Chunks already present (re-ingesting is idempotent).
+    """
+
+    records: tuple[RecordVerdict, ...]
+    stored: int
+    quarantined: int
+    rejected: int
+    unchanged: int
+
+    def counts(self) -> dict[str, int]:
+        """Chunk counts by outcome, for summaries."""
+        return {
+            "allowed": self.stored,
+            "quarantined": self.quarantined,
+            "rejected": self.rejected,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The record sealed with every stored chunk.
+
+    Flattened into scalar Chroma metadata under ``rg_`` keys (see
+    :mod:`ragguard.provenance.seal`); the signature covers every field.
+
+    Attributes:
+        chunk_id: Content-addressed id (source + normalised text).
+        source: Source URI.
+        doc_id: Id of the input record the chunk was cut from.
+        chunk_index: Position of the chunk in that record.
+        text_sha256: Digest of the stored text.
+        embedding_sha256: Digest of the stored vector (float32 LE bytes).
+        metadata_sha256: Digest of the caller metadata stored beside the chunk.
+        embedder: Embedding model id.
+        embedder_digest: SHA-256 of the model weights that produced the vector.
+        ingested_at: ISO-8601 UTC time of sealing.
+        trust: Trust tier of the source when ingested.
+        action: The policy's decision; only ``allow`` is ever served.
+        score: The policy's combined score in [0, 1].
+        findings: Compact JSON list of ``[detector, code, score]`` triples.
+        policy_version: Version of the policy that decided.
+        key_id: Id of the key that sealed the record.
+        algorithm: Signature algorithm of that key.
+        review: Empty, or how a reviewer overrode the policy (``"released <time>"``).
+    """
+
+    chunk_id: str
+    source: str
+    doc_id: str
+    chunk_index: int
+    text_sha256: str
+    embedding_sha256: str
+    metadata_sha256: str
+    embedder: str
+    embedder_digest: str
+    ingested_at: str
+    trust: TrustTier
+    action: Action
+    score: float
+    findings: str
+    policy_version: str
+    key_id: str
+    algorithm: str
+    review: str = ""
+
+
+class DropReason(str, enum.Enum):
+    """Why the retrieval filter refused to serve a stored chunk."""
+
+    UNSEALED = "unsealed"
+    MALFORMED_SEAL = "malformed_seal"
+    UNKNOWN_KEY = "unknown_key"
+    REVOKED_KEY = "revoked_key"
+    BAD_SIGNATURE = "bad_signature"
+    TEXT_MISMATCH = "text_mismatch"
+    EMBEDDING_MISMATCH = "embedding_mismatch"
+    ID_MISMATCH = "id_mismatch"
+    METADATA_MISMATCH = "metadata_mismatch"
+    NOT_ALLOWED = "not_allowed"
+    REVOKED_SOURCE = "revoked_source"
+    BLOCKED_SOURCE = "blocked_source"
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back from a vector store (nothing verified yet)."""
+
+    id: str
+    text: str
+    embedding: Any  # np.ndarray of float32; Any keeps this module free of numpy
+    metadata: Mapping[str, MetadataValue]
+    distance: float | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result that passed the retrieval filter."""
+
+    id: str
+    text: str
+    source: str
+    doc_id: str
+    chunk_index: int
+    distance: float
+    metadata: Mapping[str, MetadataValue]
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A stored chunk the retrieval filter refused, and why."""
+
+    id: str
+    reason: DropReason
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits that passed the filter, plus what was dropped on the way."""
+
+    hits: tuple[Hit, ...]
+    dropped: tuple[Drop, ...]
+
+    def drop_counts(self) -> dict[str, int]:
+        """Number of drops by reason."""
+        counts: dict[str, int] = {}
+        for d in self.dropped:
+            counts[d.reason.value] = counts.get(d.reason.value, 0) + 1
+        return counts
