@@ -13,6 +13,7 @@ from ragguard.errors import (
     NotFoundError,
     RagguardError,
     SealError,
+    SigningKeyError,
     StoreError,
 )
 from ragguard.guard import Guard, QuarantineEntry
@@ -61,6 +62,7 @@ __all__ = [
     "RetrievalFilter",
     "SealError",
     "SearchResult",
+    "SigningKeyError",
     "Settings",
     "SourceRule",
     "Span",

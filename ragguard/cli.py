@@ -39,14 +39,15 @@ quarantine_app = typer.Typer(help="Review quarantined chunks: nothing is lost un
 app.add_typer(quarantine_app, name="quarantine")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", envvar="RAGGUARD_STORE", help="Embedded Chroma store folder [default: ./.ragguard]."),
 ]
 UrlOpt = Annotated[
-    str | None, typer.Option("--chroma-url", envvar="RAGGUARD_CHROMA_URL", help="Chroma server URL instead of a folder.")
+    str | None,
+    typer.Option("--chroma-url", envvar="RAGGUARD_CHROMA_URL", help="Chroma server URL instead of a folder."),
 ]
 CollectionOpt = Annotated[
     str | None, typer.Option("--collection", envvar="RAGGUARD_COLLECTION", help="Collection name [default: ragguard].")

@@ -15,7 +15,7 @@ class ConfigurationError(RagguardError):
     """The guard is set up wrongly: missing or malformed key, bad settings, unknown detector."""
 
 
-class KeyError_(ConfigurationError):
+class SigningKeyError(ConfigurationError):
     """A signing key is missing, malformed or unusable (never carries key material)."""
 
 

@@ -228,7 +228,7 @@ class Guard:
             for i, found in enumerate(det.detect(batch)):
                 per_chunk[i].extend(found)
         verdicts = []
-        for c, t, found in zip(chunks, trust, per_chunk):
+        for c, t, found in zip(chunks, trust, per_chunk, strict=True):
             override = self.settings.thresholds_for(c.source, self.policy.thresholds(t))
             verdicts.append(self.policy.decide(c.id, found, t, override))
         return vectors, verdicts
@@ -299,7 +299,7 @@ class Guard:
         now = _now()
         to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
         to_quarantine: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
-        for c, tier, vec, v in zip(chunks, tiers, vectors, verdicts):
+        for c, tier, vec, v in zip(chunks, tiers, vectors, verdicts, strict=True):
             if c.id in present:
                 counts["unchanged"] += 1
                 continue
@@ -362,7 +362,9 @@ class Guard:
             InputError: A record is invalid (nothing is stored).
         """
         verdicts, counts = self._run(records, source, trust, write=True, progress=progress)
-        return IngestReport(tuple(verdicts), counts["stored"], counts["quarantined"], counts["rejected"], counts["unchanged"])
+        return IngestReport(
+            tuple(verdicts), counts["stored"], counts["quarantined"], counts["rejected"], counts["unchanged"]
+        )
 
     def scan(
         self,

@@ -50,7 +50,7 @@ def coerce_records(
     Raises:
         InputError: Naming the first bad record and what is wrong with it.
     """
-    if isinstance(records, (str, bytes)) or isinstance(records, Mapping):
+    if isinstance(records, (str, bytes, Mapping)):
         raise InputError("records must be a list of strings or mappings, not a single record")
     out = []
     for i, rec in enumerate(records):
@@ -138,7 +138,9 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES)
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES
+            )
             if not found:
                 raise InputError(f"{p}: folder holds no .jsonl, .txt or .md files")
             files.extend(found)

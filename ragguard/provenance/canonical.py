@@ -7,8 +7,9 @@ Canonicalisation (documented because verification depends on it):
   Python's shortest round-trip repr. Only str, int, float, bool and None appear.
 * Text digests are SHA-256 over the UTF-8 bytes of the text exactly as stored.
 * Embedding digests are SHA-256 over the little-endian float32 bytes of the
-  vector exactly as handed to the store (Chroma stores float32, so the vector
-  read back hashes the same).
+  vector exactly as handed to the store. Chroma stores float32 and, in the
+  inner-product space ragguard uses, returns the exact bytes (see
+  :mod:`ragguard.stores.chroma`).
 * Chunk ids are content addressed: SHA-256 over the source URI and the
   *normalised* text (NFC, ``\\n`` line ends, trailing blanks dropped), so the
   same passage from the same source always gets the same id.
@@ -37,9 +38,9 @@ def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     for key, value in record.items():
         if value is not None and not isinstance(value, (str, int, float, bool)):
             raise TypeError(f"provenance field {key!r} is not a scalar: {type(value).__name__}")
-    return json.dumps(
-        dict(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(dict(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def normalise_text(text: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ragguard.errors import KeyError_
+from ragguard.errors import SigningKeyError
 from ragguard.provenance.signers import (
     Algorithm,
     Ed25519Signer,
@@ -82,7 +82,7 @@ class Keyring:
         """An HMAC keyring from a shared secret (e.g. ``RAGGUARD_SIGNING_KEY``).
 
         Raises:
-            KeyError_: If the secret is shorter than 16 bytes.
+            SigningKeyError: If the secret is shorter than 16 bytes.
         """
         raw = secret.encode("utf-8")
         signer = HmacSigner(key_id=derive_key_id("hmac-sha256", raw), secret=raw)
@@ -108,10 +108,10 @@ class Keyring:
         """The signer used for new seals.
 
         Raises:
-            KeyError_: If no unrevoked key in the keyring can sign.
+            SigningKeyError: If no unrevoked key in the keyring can sign.
         """
         if self.active_id is None:
-            raise KeyError_("the keyring has no active signing key (verify-only keyring?)")
+            raise SigningKeyError("the keyring has no active signing key (verify-only keyring?)")
         return self._entries[self.active_id].signer
 
     def describe(self) -> list[dict[str, Any]]:
@@ -139,13 +139,13 @@ class Keyring:
         """Make ``key_id`` the signing key.
 
         Raises:
-            KeyError_: If the key is unknown, revoked or verify-only.
+            SigningKeyError: If the key is unknown, revoked or verify-only.
         """
         entry = self._entries.get(key_id)
         if entry is None:
-            raise KeyError_(f"unknown key id {key_id!r}")
+            raise SigningKeyError(f"unknown key id {key_id!r}")
         if entry.revoked or not entry.signer.can_sign:
-            raise KeyError_(f"key {key_id!r} is revoked or verify-only and cannot be active")
+            raise SigningKeyError(f"key {key_id!r} is revoked or verify-only and cannot be active")
         self.active_id = key_id
 
     def rotate(self, algorithm: Algorithm = "hmac-sha256") -> Signer:
@@ -159,21 +159,19 @@ class Keyring:
         """Revoke a key: chunks it sealed stop being served.
 
         Raises:
-            KeyError_: If the key is unknown.
+            SigningKeyError: If the key is unknown.
         """
         entry = self._entries.get(key_id)
         if entry is None:
-            raise KeyError_(f"unknown key id {key_id!r}")
+            raise SigningKeyError(f"unknown key id {key_id!r}")
         entry.revoked = True
         if self.active_id == key_id:
-            self.active_id = next(
-                (k for k, e in self._entries.items() if not e.revoked and e.signer.can_sign), None
-            )
+            self.active_id = next((k for k, e in self._entries.items() if not e.revoked and e.signer.can_sign), None)
 
     def public(self) -> Keyring:
         """A verify-only copy: Ed25519 public keys only (HMAC secrets are not shared)."""
         ring = Keyring()
-        for kid, e in self._entries.items():
+        for e in self._entries.values():
             if isinstance(e.signer, Ed25519Signer):
                 ring.add(e.signer.public_only(), created=e.created, revoked=e.revoked)
         return ring
@@ -213,36 +211,38 @@ class Keyring:
         """Read a key file.
 
         Raises:
-            KeyError_: If the file is missing, readable by group/others, or malformed.
+            SigningKeyError: If the file is missing, readable by group/others, or malformed.
         """
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise KeyError_(f"key file {path} does not exist") from None
+            raise SigningKeyError(f"key file {path} does not exist") from None
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyError_(
+            raise SigningKeyError(
                 f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
                 f"run: chmod 600 {path}"
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise KeyError_(f"key file {path} is not a readable ragguard keyring ({type(exc).__name__})") from None
+            raise SigningKeyError(
+                f"key file {path} is not a readable ragguard keyring ({type(exc).__name__})"
+            ) from None
         return cls._from_json(data, str(path))
 
     @classmethod
     def _from_json(cls, data: Any, where: str) -> Keyring:
         if not isinstance(data, dict) or data.get("format") != KEYRING_FORMAT:
-            raise KeyError_(f"{where} is not a {KEYRING_FORMAT} key file")
+            raise SigningKeyError(f"{where} is not a {KEYRING_FORMAT} key file")
         ring = cls()
         try:
             for item in data["keys"]:
                 signer = _signer_from_json(item)
                 if signer.key_id != item["id"]:
-                    raise KeyError_(f"{where}: key id {item['id']!r} does not match its key material")
+                    raise SigningKeyError(f"{where}: key id {item['id']!r} does not match its key material")
                 ring.add(signer, created=str(item.get("created", "")), revoked=bool(item.get("revoked")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise KeyError_(f"{where}: malformed key entry ({type(exc).__name__})") from None
+            raise SigningKeyError(f"{where}: malformed key entry ({type(exc).__name__})") from None
         active = data.get("active")
         if active is not None:
             ring.set_active(active)
@@ -258,7 +258,7 @@ def _signer_from_json(item: dict[str, Any]) -> Signer:
         private = Ed25519PrivateKey.from_private_bytes(b64decode(item["private"])) if item.get("private") else None
         kid = derive_key_id("ed25519", public_bytes(public))
         return Ed25519Signer(key_id=kid, public_key=public, private_key=private)
-    raise KeyError_(f"unsupported key algorithm {alg!r}")
+    raise SigningKeyError(f"unsupported key algorithm {alg!r}")
 
 
 def _now() -> str:
@@ -278,21 +278,21 @@ def resolve_keyring(
     logs where it is.
 
     Raises:
-        KeyError_: If no key can be found (or made), naming what to set.
+        SigningKeyError: If no key can be found (or made), naming what to set.
     """
     if key_file is not None:
         return Keyring.load(key_file)
     if secret:
         return Keyring.from_secret(secret)
     if default_file is None:
-        raise KeyError_(
+        raise SigningKeyError(
             "no signing key: set RAGGUARD_SIGNING_KEY or RAGGUARD_KEY_FILE (--key-file); a Chroma "
             "server has no local folder for a generated key"
         )
     if default_file.exists():
         return Keyring.load(default_file)
     if not create:
-        raise KeyError_(
+        raise SigningKeyError(
             f"no keyring at {default_file}: this store was never written by ragguard, or its key file "
             "was moved (set RAGGUARD_KEY_FILE)"
         )

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ragguard.errors import KeyError_
+from ragguard.errors import SigningKeyError
 
 Algorithm = Literal["hmac-sha256", "ed25519"]
 MIN_HMAC_KEY_BYTES = 16
@@ -26,8 +26,15 @@ MIN_HMAC_KEY_BYTES = 16
 class Signer(Protocol):
     """Signs and verifies canonical bytes with one key."""
 
-    key_id: str
-    algorithm: Algorithm
+    @property
+    def key_id(self) -> str:
+        """Stable id recorded in every seal."""
+        ...
+
+    @property
+    def algorithm(self) -> Algorithm:
+        """``hmac-sha256`` or ``ed25519``."""
+        ...
 
     @property
     def can_sign(self) -> bool:
@@ -68,9 +75,8 @@ class HmacSigner:
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_HMAC_KEY_BYTES:
-            raise KeyError_(
-                f"HMAC key {self.key_id!r} is {len(self.secret)} bytes; at least "
-                f"{MIN_HMAC_KEY_BYTES} are required"
+            raise SigningKeyError(
+                f"HMAC key {self.key_id!r} is {len(self.secret)} bytes; at least {MIN_HMAC_KEY_BYTES} are required"
             )
 
     @classmethod
@@ -123,10 +129,10 @@ class Ed25519Signer:
         """Ed25519 signature of ``data``, base64.
 
         Raises:
-            KeyError_: If this signer holds only the public key.
+            SigningKeyError: If this signer holds only the public key.
         """
         if self.private_key is None:
-            raise KeyError_(f"key {self.key_id!r} is verify-only (public key); it cannot sign")
+            raise SigningKeyError(f"key {self.key_id!r} is verify-only (public key); it cannot sign")
         return _b64(self.private_key.sign(data))
 
     def verify(self, data: bytes, signature: str) -> bool:

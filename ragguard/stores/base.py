@@ -111,7 +111,9 @@ class StoreView:
         )
 
 
-def iter_pages(col: Collection, page_size: int = 1000, *, include_embeddings: bool = True) -> Iterator[list[StoredChunk]]:
+def iter_pages(
+    col: Collection, page_size: int = 1000, *, include_embeddings: bool = True
+) -> Iterator[list[StoredChunk]]:
     """Stream a collection page by page (memory flat in collection size)."""
     offset = 0
     while True:

@@ -2,6 +2,12 @@
 
 Vectors are always passed in: Chroma's default embedding function downloads a
 model, which fails offline and would put an unverified embedder in the chain.
+
+Collections use the inner-product space, not ``cosine``: in cosine space Chroma
+re-normalises every vector, which moves about half the components by one
+float32 ULP, so the vector read back no longer matches its sealed digest.
+ragguard's embedders return unit vectors, for which ``1 - dot`` *is* the
+cosine distance, and in ``ip`` space Chroma hands back the exact bytes stored.
 """
 
 from __future__ import annotations
@@ -173,12 +179,12 @@ class ChromaStore:
         return name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
 
     def collection(self, name: str, *, create: bool) -> ChromaCollection:
-        """Open (or create, with cosine space and no embedding function) a collection."""
+        """Open (or create, inner-product space, no embedding function) a collection."""
         client = self._connect(create=create)
         try:
             if create:
                 col = client.get_or_create_collection(
-                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                    name, embedding_function=None, configuration={"hnsw": {"space": "ip"}}
                 )
             else:
                 col = client.get_collection(name, embedding_function=None)

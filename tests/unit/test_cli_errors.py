@@ -1,0 +1,82 @@
+"""Bad input on the command line: non-zero exit and one line naming the problem (no model needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragguard.cli import EXIT_ERROR, app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("RAGGUARD_SIGNING_KEY", "RAGGUARD_KEY_FILE", "RAGGUARD_STORE", "RAGGUARD_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    code, out = _run("ingest", str(tmp_path / "nope.jsonl"), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "nope.jsonl: no such file" in out
+    assert not (tmp_path / "s").exists()
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.txt"
+    f.write_bytes("café au lait".encode("latin-1"))
+    code, out = _run("scan", str(f), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "not UTF-8 (invalid byte 0xe9 at offset 3)" in out
+
+
+def test_empty_text_and_malformed_jsonl(tmp_path: Path) -> None:
+    f = tmp_path / "empty.md"
+    f.write_text("  \n")
+    code, out = _run("ingest", str(f), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "empty.md: text is empty" in out
+    j = tmp_path / "bad.jsonl"
+    j.write_text('{"text": "fine"}\n{"text": oops}\n')
+    code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "bad.jsonl:2: malformed JSON" in out
+    j.write_text('{"text": "fine", "metadata": {"tags": ["a", "b"]}}\n')
+    code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "metadata 'tags' is a list" in out
+
+
+def test_unsupported_file_type(tmp_path: Path) -> None:
+    f = tmp_path / "doc.pdf"
+    f.write_bytes(b"%PDF")
+    code, out = _run("scan", str(f))
+    assert code == EXIT_ERROR and "unsupported file type .pdf" in out
+
+
+def test_unknown_store(tmp_path: Path) -> None:
+    code, out = _run("search", "anything", "--store", str(tmp_path / "missing"))
+    assert code == EXIT_ERROR and "no ragguard store at" in out
+    code, out = _run("quarantine", "list", "--store", str(tmp_path / "missing"))
+    assert code == EXIT_ERROR and "no ragguard store at" in out
+
+
+def test_bad_settings_are_one_line(tmp_path: Path) -> None:
+    code, out = _run("search", "q", "--store", str(tmp_path), "--collection", "x")
+    assert code == EXIT_ERROR and "collection" in out
+    code, out = _run("search", "q", "--config", str(tmp_path / "none.toml"))
+    assert code == EXIT_ERROR and "config file" in out and "does not exist" in out
+
+
+def test_bad_key_file(tmp_path: Path) -> None:
+    key = tmp_path / "k.json"
+    key.write_text("{}")
+    key.chmod(0o600)
+    (tmp_path / "s").mkdir()
+    f = tmp_path / "a.txt"
+    f.write_text("some text")
+    code, out = _run("ingest", str(f), "--store", str(tmp_path / "s"), "--key-file", str(key))
+    assert code == EXIT_ERROR and "is not a ragguard-keyring/1 key file" in out

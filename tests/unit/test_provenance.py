@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ragguard.errors import SigningKeyError
+from ragguard.provenance import Ed25519Signer, HmacSigner, Keyring, canonical_bytes, chunk_id, embedding_digest
+from ragguard.provenance.keyring import resolve_keyring
+from ragguard.provenance.seal import seal, signed_bytes, to_metadata, verify
+from ragguard.types import Action, DropReason, Provenance, TrustTier
+
+
+def _prov(**kw: object) -> Provenance:
+    base = dict(
+        chunk_id="rg-abc",
+        source="https://wiki.example/a",
+        doc_id="doc-1",
+        chunk_index=0,
+        text_sha256="",
+        embedding_sha256="",
+        metadata_sha256="",
+        embedder="fake",
+        embedder_digest="d" * 64,
+        ingested_at="2026-11-28T00:00:00+00:00",
+        trust=TrustTier.TRUSTED,
+        action=Action.ALLOW,
+        score=0.1,
+        findings="[]",
+        policy_version="1",
+        key_id="",
+        algorithm="",
+    )
+    base.update(kw)
+    return Provenance(**base)  # type: ignore[arg-type]
+
+
+def _sealed(ring: Keyring, text: str = "hello world", vec: np.ndarray | None = None) -> tuple[str, np.ndarray, dict]:
+    from ragguard.provenance import metadata_digest, text_digest
+
+    vec = np.arange(8, dtype=np.float32) / 10 if vec is None else vec
+    prov = _prov(
+        text_sha256=text_digest(text), embedding_sha256=embedding_digest(vec), metadata_sha256=metadata_digest({})
+    )
+    return text, vec, seal(prov, ring)
+
+
+def test_canonical_bytes_are_order_independent_and_compact() -> None:
+    assert canonical_bytes({"b": 1, "a": "é"}) == canonical_bytes({"a": "é", "b": 1})
+    assert canonical_bytes({"a": "é"}) == '{"a":"é"}'.encode()
+
+
+def test_canonical_bytes_reject_nested_values() -> None:
+    with pytest.raises(TypeError, match="not a scalar"):
+        canonical_bytes({"a": [1]})
+
+
+def test_chunk_id_is_content_addressed_and_normalised() -> None:
+    assert chunk_id("s", "Hello\r\nworld  ") == chunk_id("s", "Hello\nworld")
+    assert chunk_id("s", "Hello") != chunk_id("t", "Hello")
+    assert chunk_id("s", "Hello") != chunk_id("s", "Hellp")
+
+
+@pytest.mark.parametrize(
+    "ring", [Keyring.generate("hmac-sha256"), Keyring.generate("ed25519")], ids=["hmac", "ed25519"]
+)
+def test_seal_verifies_and_binds_every_part(ring: Keyring) -> None:
+    text, vec, meta = _sealed(ring)
+    assert verify("rg-abc", text, vec, meta, ring)[1] is None
+    assert verify("rg-abc", text + "!", vec, meta, ring)[1] is DropReason.TEXT_MISMATCH
+    assert verify("rg-abc", text, vec * 2, meta, ring)[1] is DropReason.EMBEDDING_MISMATCH
+    assert verify("rg-other", text, vec, meta, ring)[1] is DropReason.ID_MISMATCH
+    assert verify("rg-abc", text, vec, {**meta, "extra": 1}, ring)[1] is DropReason.METADATA_MISMATCH
+    assert (
+        verify("rg-abc", text, vec, {**meta, "rg_action": "allow", "rg_source": "x"}, ring)[1]
+        is DropReason.BAD_SIGNATURE
+    )
+    no_sig = {k: v for k, v in meta.items() if k != "rg_sig"}
+    assert verify("rg-abc", text, vec, no_sig, ring)[1] is DropReason.UNSEALED
+    assert verify("rg-abc", text, vec, {**meta, "rg_chunk_index": "zero"}, ring)[1] is DropReason.MALFORMED_SEAL
+
+
+def test_unknown_and_revoked_keys_are_refused() -> None:
+    ring = Keyring.generate()
+    text, vec, meta = _sealed(ring)
+    assert verify("rg-abc", text, vec, meta, Keyring.generate())[1] is DropReason.UNKNOWN_KEY
+    old = ring.active_id
+    ring.rotate()
+    assert verify("rg-abc", text, vec, meta, ring)[1] is None  # rotation: old keys still verify
+    assert old is not None
+    ring.revoke(old)
+    assert verify("rg-abc", text, vec, meta, ring)[1] is DropReason.REVOKED_KEY
+
+
+def test_hmac_forgery_with_a_different_secret_is_rejected() -> None:
+    ring = Keyring.generate()
+    text, vec, meta = _sealed(ring)
+    forger = HmacSigner(key_id=ring.active().key_id, secret=os.urandom(32))
+    forged = {**meta, "rg_action": "allow"}
+    forged["rg_sig"] = forger.sign(signed_bytes(forged))
+    assert verify("rg-abc", text, vec, forged, ring)[1] is DropReason.BAD_SIGNATURE
+
+
+def test_ed25519_verify_only_keyring_verifies_but_cannot_sign() -> None:
+    ring = Keyring.generate("ed25519")
+    text, vec, meta = _sealed(ring)
+    public = ring.public()
+    assert verify("rg-abc", text, vec, meta, public)[1] is None
+    with pytest.raises(SigningKeyError):
+        seal(_prov(), public)
+
+
+def test_algorithm_confusion_is_rejected() -> None:
+    ring = Keyring.generate("ed25519")
+    text, vec, meta = _sealed(ring)
+    assert verify("rg-abc", text, vec, {**meta, "rg_alg": "hmac-sha256"}, ring)[1] is DropReason.BAD_SIGNATURE
+
+
+def test_key_material_never_in_repr_or_metadata() -> None:
+    ring = Keyring.generate()
+    signer = ring.active()
+    assert isinstance(signer, HmacSigner)
+    secret_b64 = ring.to_json()["keys"][0]["secret"]
+    _, _, meta = _sealed(ring)
+    blob = repr(ring) + repr(signer) + json.dumps(meta) + json.dumps(ring.describe())
+    assert secret_b64 not in blob and signer.secret.hex() not in blob
+    from ragguard.provenance.signers import b64encode, private_bytes
+
+    ed = Ed25519Signer.generate()
+    assert ed.private_key is not None
+    raw = private_bytes(ed.private_key)
+    assert raw.hex() not in repr(ed) and b64encode(raw) not in repr(ed)
+
+
+def test_keyring_file_roundtrip_is_0600_and_checks_permissions(tmp_path) -> None:
+    ring = Keyring.generate()
+    ring.rotate("ed25519")
+    path = tmp_path / "keys.json"
+    ring.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = Keyring.load(path)
+    assert loaded.key_ids == ring.key_ids and loaded.active_id == ring.active_id
+    text, vec, meta = _sealed(ring)
+    assert verify("rg-abc", text, vec, meta, loaded)[1] is None
+    path.chmod(0o644)
+    with pytest.raises(SigningKeyError, match="chmod 600"):
+        Keyring.load(path)
+
+
+def test_malformed_key_file_gives_a_clear_error(tmp_path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text("{not json")
+    path.chmod(0o600)
+    with pytest.raises(SigningKeyError, match="not a readable ragguard keyring"):
+        Keyring.load(path)
+
+
+def test_short_secret_is_refused() -> None:
+    with pytest.raises(SigningKeyError, match="at least 16"):
+        Keyring.from_secret("short")
+
+
+def test_resolve_generates_default_key_once(tmp_path, caplog) -> None:
+    target = tmp_path / "store" / "keyring.json"
+    with pytest.raises(SigningKeyError, match="no keyring"):
+        resolve_keyring(key_file=None, secret=None, default_file=target, create=False)
+    ring = resolve_keyring(key_file=None, secret=None, default_file=target, create=True)
+    assert str(target) in caplog.text
+    again = resolve_keyring(key_file=None, secret=None, default_file=target, create=True)
+    assert again.active_id == ring.active_id
+    with pytest.raises(SigningKeyError, match="RAGGUARD_SIGNING_KEY"):
+        resolve_keyring(key_file=None, secret=None, default_file=None, create=True)
+
+
+FIELDS = sorted(k for k in to_metadata(_prov()) if k not in ("rg_v",))
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(FIELDS), value=st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=False)))
+def test_any_change_to_any_sealed_field_breaks_the_seal(field: str, value: object) -> None:
+    ring = _RING
+    text, vec, meta = _sealed(ring)
+    if meta[field] == value or (isinstance(value, float) and value.is_integer() and meta[field] == int(value)):
+        return
+    reason = verify("rg-abc", text, vec, {**meta, field: value}, ring)[1]
+    assert reason is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(), st.booleans()), max_size=5))
+def test_canonical_bytes_roundtrip(a: dict) -> None:
+    assert json.loads(canonical_bytes(a)) == a
+
+
+_RING = Keyring.generate()
