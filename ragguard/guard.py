@@ -32,6 +32,7 @@ from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, Sto
 from ragguard.types import (
     Action,
     Chunk,
+    DropReason,
     Finding,
     Hit,
     IngestReport,
@@ -407,6 +408,26 @@ class Guard:
             n = min(total, n * 4)
         hits = tuple(_hit(chunk, prov) for chunk, prov in kept[:k])
         return SearchResult(hits, tuple(dropped))
+
+    def verify_stored(self, ids: Sequence[str]) -> dict[str, tuple[StoredChunk | None, DropReason | None]]:
+        """Re-read chunks from the served collection by id and run the retrieval filter.
+
+        For wrappers around other retrievers (which return text but not vectors):
+        each id maps to ``(stored chunk, None)`` when it may be served, else to
+        ``(stored chunk or None, reason)``; ids not in the store get ``NOT_IN_STORE``.
+        Never raises on a bad chunk.
+        """
+        served, _ = self.collections(create=False)
+        found = {c.id: c for c in served.get(list(dict.fromkeys(ids)))}
+        flt = self.retrieval_filter
+        out: dict[str, tuple[StoredChunk | None, DropReason | None]] = {}
+        for cid in ids:
+            chunk = found.get(cid)
+            if chunk is None:
+                out[cid] = (None, DropReason.NOT_IN_STORE)
+            else:
+                out[cid] = (chunk, flt.check(chunk)[1])
+        return out
 
     # -- quarantine review ---------------------------------------------------
     def quarantine_list(self, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:

@@ -232,6 +232,7 @@ class DropReason(str, enum.Enum):
     NOT_ALLOWED = "not_allowed"
     REVOKED_SOURCE = "revoked_source"
     BLOCKED_SOURCE = "blocked_source"
+    NOT_IN_STORE = "not_in_store"
 
 
 @dataclass(frozen=True)

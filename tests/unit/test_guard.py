@@ -255,3 +255,14 @@ def test_search_never_raises_on_garbage_rows() -> None:
 def test_thresholds_validate() -> None:
     with pytest.raises(ValueError):
         Thresholds(0.9, 0.5)
+
+
+def test_verify_stored_rechecks_by_id() -> None:
+    g, col, rows, qid = _tamper_setup()
+    a, b = list(rows)[:2]
+    col.raw_set(a, rows[a].text + "!", rows[a].embedding, rows[a].metadata)
+    res = g.verify_stored([a, b, qid, "rg-missing"])
+    assert res[a][1] is DropReason.TEXT_MISMATCH
+    assert res[b][1] is None and res[b][0] is not None and res[b][0].text == rows[b].text
+    assert res[qid][1] is DropReason.NOT_IN_STORE  # quarantined chunks are not in the served collection
+    assert res["rg-missing"] == (None, DropReason.NOT_IN_STORE)
