@@ -1,0 +1,167 @@
+"""Decoded views: encoded runs (base64, hex, URL escapes, entities, rot13) turned into text.
+
+An instruction base64-encoded in a document is invisible to pattern matching
+but not to a model asked to decode it. Every run that decodes to readable
+text is offered as an extra :class:`~ragguard.detectors.normalize.View`,
+mapped back to the encoded run as a whole, so a finding in decoded text
+points at the encoded characters in the original.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import urllib.parse
+
+from ragguard.detectors.normalize import NormalizedText, OffsetMap, TextBuilder, View, looks_like_text, normalize
+
+__all__ = ["decoded_views", "views"]
+
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+
+_B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
+# Hex of readable text: every byte of printable ASCII starts with a digit 2-7,
+# which keeps the scan from trying every word that starts with a-f.
+_HEX = re.compile(r"\b[2-7][0-9A-Fa-f](?:[ :]?[2-7][0-9A-Fa-f]){7,}\b")
+_HEX_ESCAPED = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){6,}|\b(?:0x[0-9A-Fa-f]{2}[ ,]*){6,}")
+_URLENC = re.compile(r"(?<!\S)\S*%[0-9A-Fa-f]{2}\S*")
+_ENTITY = re.compile(r"&#(?:[xX][0-9A-Fa-f]{1,6}|\d{1,7});|&[A-Za-z]{2,8};")
+# rot13 of words attacks use; the rot13 view is built only when one appears.
+_ROT13_HINTS = (
+    "vtaber",
+    "vafgehpg",
+    "cebzcg",
+    "flfgrz",
+    "qvfertneq",
+    "sbetrg",
+    "lbh ner",
+    "erirny",
+    "cnffjbeq",
+    "cerivbhf",
+)
+
+
+def _decode_b64(seg: str) -> str | None:
+    raw = seg.replace("-", "+").replace("_", "/")
+    raw += "=" * (-len(raw) % 4)
+    try:
+        data = base64.b64decode(raw, validate=True)
+        return data.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _decode_hex(seg: str) -> str | None:
+    digits = re.sub(r"\\x|0x|[\s,]", "", seg)
+    try:
+        return bytes.fromhex(digits).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def decoded_views(text: str) -> list[View]:
+    """Views of encoded runs (base64, hex, URL escapes) decoded to text.
+
+    Only runs that decode to readable text are offered; each maps back to the
+    encoded run as a whole. HTML character references and rot13 give
+    whole-text views (rot13 only when the rotated text looks like an attack).
+
+    Args:
+        text: The original text.
+
+    Returns:
+        Decoded views, possibly empty.
+    """
+    out: list[View] = []
+    n = len(text)
+    if len(text) >= 16:
+        for m in _B64.finditer(text):
+            decoded = _decode_b64(m.group())
+            if decoded and looks_like_text(decoded):
+                out.append(View(decoded, "base64", OffsetMap.whole(len(decoded), m.start(), m.end(), n)))
+        hex_runs = list(_HEX.finditer(text))
+        if "\\x" in text or "0x" in text:
+            hex_runs += _HEX_ESCAPED.finditer(text)
+        for m in hex_runs:
+            decoded = _decode_hex(m.group())
+            if decoded and looks_like_text(decoded):
+                out.append(View(decoded, "hex", OffsetMap.whole(len(decoded), m.start(), m.end(), n)))
+    if text.count("%") >= 3:
+        for m in _URLENC.finditer(text):
+            if m.group().count("%") < 3:
+                continue
+            decoded = urllib.parse.unquote_plus(m.group(), errors="strict") if _safe_unquote(m.group()) else ""
+            if decoded and decoded != m.group() and looks_like_text(decoded):
+                out.append(View(decoded, "url", OffsetMap.whole(len(decoded), m.start(), m.end(), n)))
+    if "&" in text:
+        entities = list(_ENTITY.finditer(text))
+        if sum(1 for m in entities if m.group().startswith("&#")) >= 4:
+            b = TextBuilder(n)
+            cursor = 0
+            for m in entities:
+                b.add(text[cursor : m.start()], cursor, m.start() - cursor)
+                b.add(html.unescape(m.group()), m.start(), m.end() - m.start())
+                cursor = m.end()
+            b.add(text[cursor:], cursor, n - cursor)
+            out.append(b.build("html-entities"))
+    lowered = text.lower()
+    if any(h in lowered for h in _ROT13_HINTS):
+        # rot13 keeps every offset, so the identity map is exact.
+        out.append(View(text.translate(_ROT13), "rot13", OffsetMap.identity(n)))
+    return out
+
+
+def _safe_unquote(seg: str) -> bool:
+    try:
+        urllib.parse.unquote_plus(seg, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def views(text: str) -> tuple[NormalizedText, list[View]]:
+    """The normalised text and every view worth scanning.
+
+    Args:
+        text: Any string.
+
+    Returns:
+        ``(normalized, views)``: the normalisation result and the list of
+        views, the normalised one first, then hidden payloads and decoded runs
+        (each decoded run itself normalised, mapped to the encoded run).
+    """
+    norm = normalize(text)
+    result: list[View] = [norm.view, *norm.hidden_payloads]
+    for v in decoded_views(text):
+        inner = normalize(v.text).view
+        if inner.text == v.text:
+            result.append(v)
+        else:
+            result.append(_compose(v, inner))
+    return norm, result
+
+
+def _compose(outer: View, inner: View) -> View:
+    """Normalise a decoded view while keeping the decoded view's map to the original."""
+    if len(outer.offsets.norm_starts) == 1 and outer.offsets.norm_lens[0] != outer.offsets.orig_lens[0]:
+        o = outer.offsets
+        return View(
+            inner.text,
+            outer.kind,
+            OffsetMap.whole(len(inner.text), o.orig_starts[0], o.orig_starts[0] + o.orig_lens[0], o.orig_length),
+        )
+    # Offset-preserving outer views (rot13, entities): map through both.
+    b = TextBuilder(outer.offsets.orig_length)
+    io = inner.offsets
+    for ns, nl, os_, ol in zip(io.norm_starts, io.norm_lens, io.orig_starts, io.orig_lens, strict=True):
+        span = outer.offsets.to_original(os_, os_ + ol)
+        if nl == ol and span.end - span.start == ol:
+            b.add(inner.text[ns : ns + nl], span.start, ol)
+        else:
+            b.add(inner.text[ns : ns + nl], span.start, span.end - span.start)
+    return b.build(outer.kind)

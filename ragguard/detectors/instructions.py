@@ -1,0 +1,146 @@
+"""Instruction-like content: text addressed to the model rather than the reader.
+
+The detector scans the normalised text and every decoded view of it (see
+:mod:`ragguard.detectors.normalize`) with the rule table of
+:mod:`ragguard.detectors.instruction_rules`, and reports at most one finding
+per rule, with the span mapped back to the original text. An instruction
+recovered from an encoding scores higher than the same instruction in plain
+sight: encoding an instruction has no benign reason in a knowledge-base
+document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragguard.detectors.base import TextDetector
+from ragguard.detectors.decoders import views
+from ragguard.detectors.instruction_rules import RULES, Rule, compiled_rules
+from ragguard.detectors.normalize import View, match_key, normalize
+from ragguard.types import Finding, Span
+
+__all__ = ["RULES", "InstructionDetector", "Rule", "RuleMatch", "boost", "scan_text", "scan_view"]
+
+# Compiled once at import; immutable afterwards.
+_COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
+# Every anchor substring once, and each rule's anchor groups as frozensets, so a
+# text is searched for each keyword once and rules check set intersections.
+_ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
+_ANCHOR_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(g) for g in r.anchors) for r, _ in _COMPILED
+)
+# Texts longer than this are scanned in full by the normalised view only;
+# decoders and rot13 stop at this many characters to bound the work.
+_MAX_DECODE_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """One rule matching one view.
+
+    Attributes:
+        rule: The rule that matched.
+        span: Where, in the original text.
+        view: Kind of view it matched in (``normalized``, ``base64``, ...).
+        snippet: The matched text as the view reads it (decoded, normalised).
+    """
+
+    rule: Rule
+    span: Span
+    view: str
+    snippet: str
+
+
+def boost(score: float, factor: float) -> float:
+    """Raise ``score`` by removing ``factor`` of its remaining doubt."""
+    return min(0.99, score + (1.0 - score) * factor)
+
+
+def scan_view(view: View) -> list[RuleMatch]:
+    """Every rule's first match in one view, with spans in the original text.
+
+    Args:
+        view: A view from :func:`ragguard.detectors.normalize.views`.
+
+    Returns:
+        One :class:`RuleMatch` per matching rule.
+    """
+    out: list[RuleMatch] = []
+    text = view.text
+    key = match_key(text)
+    present = frozenset(a for a in _ALL_ANCHORS if a in key)
+    for (rule, rx), groups in zip(_COMPILED, _ANCHOR_SETS, strict=True):
+        if groups and not all(not present.isdisjoint(g) for g in groups):
+            continue
+        m = rx.search(text)
+        if m is None:
+            continue
+        start, end = m.span()
+        if end == start:
+            end = min(start + 1, len(text))
+        out.append(RuleMatch(rule, view.offsets.to_original(start, end), view.kind, m.group()))
+    return out
+
+
+def scan_text(text: str) -> list[RuleMatch]:
+    """Rule matches over all views of ``text`` (normalised and decoded).
+
+    Args:
+        text: Any string.
+
+    Returns:
+        Matches, at most one per (rule, view).
+    """
+    if not text:
+        return []
+    if len(text) > _MAX_DECODE_CHARS:
+        return scan_view(normalize(text).view)
+    _, all_views = views(text)
+    matches: list[RuleMatch] = []
+    for v in all_views:
+        matches.extend(scan_view(v))
+    return matches
+
+
+def _explain(rule: Rule, view: str, snippet: str) -> str:
+    shown = " ".join(snippet.split())
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    where = "" if view == "normalized" else f" (in {view}-decoded text)"
+    return f"Instruction-like content{where}: {rule.why}: {shown!r}."
+
+
+class InstructionDetector(TextDetector):
+    """Flags text that speaks to the model: overrides, role switches, fake system turns.
+
+    Args:
+        decoded_boost: Fraction of remaining doubt removed when a rule
+            matches only in decoded or hidden text (base64, tag characters...).
+        min_score: Findings scoring below this are dropped.
+    """
+
+    name = "instructions"
+
+    def __init__(self, decoded_boost: float = 0.35, min_score: float = 0.0) -> None:
+        self.decoded_boost = decoded_boost
+        self.min_score = min_score
+
+    def detect_text(self, text: str) -> list[Finding]:
+        """Findings for one text: at most one per rule code, the strongest view kept."""
+        if not isinstance(text, str) or not text:
+            return []
+        best: dict[str, tuple[float, RuleMatch]] = {}
+        for m in scan_text(text):
+            score = m.rule.weight
+            if m.view != "normalized":
+                score = boost(score, self.decoded_boost)
+            prev = best.get(m.rule.code)
+            if prev is None or score > prev[0]:
+                best[m.rule.code] = (score, m)
+        findings = [
+            Finding(self.name, code, round(score, 4), _explain(m.rule, m.view, m.snippet), m.span)
+            for code, (score, m) in sorted(best.items())
+            if score >= self.min_score
+        ]
+        return findings
