@@ -56,7 +56,9 @@ def coerce_records(
     for i, rec in enumerate(records):
         where = f"record {i}"
         if isinstance(rec, InputRecord):
-            out.append(rec)
+            validate_text(rec.text, f"record {rec.id!r}")
+            meta = validate_metadata(rec.metadata, f"record {rec.id!r}")
+            out.append(InputRecord(rec.id, rec.text, rec.source, meta))
             continue
         if isinstance(rec, str):
             rec = {"text": rec}

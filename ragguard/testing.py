@@ -7,9 +7,17 @@ real embedder, deterministically and in microseconds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Sequence
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +30,15 @@ from ragguard.provenance.keyring import Keyring
 from ragguard.stores.memory import InMemoryCollection, InMemoryStore
 from ragguard.types import Finding, Span
 
-__all__ = ["FakeEmbedder", "FlagDetector", "InMemoryCollection", "InMemoryStore", "make_guard"]
+__all__ = [
+    "FakeEmbedder",
+    "FlagDetector",
+    "InMemoryCollection",
+    "InMemoryStore",
+    "chroma_server",
+    "free_port",
+    "make_guard",
+]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -108,3 +124,60 @@ def make_guard(
         detectors=detectors,
         policy=policy,
     )
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path, *, port: int | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Run ``chroma run`` on loopback for a test; yield its URL; stop it after.
+
+    Args:
+        path: Folder for the server's data and log (``path/data``, ``path/server.log``).
+        port: Port to bind; a free one when None.
+        timeout: Seconds to wait for the heartbeat.
+
+    Raises:
+        RuntimeError: If the ``chroma`` command is missing or the server does not come up.
+    """
+    here = Path(sys.executable).parent / "chroma"
+    exe = str(here) if here.exists() else shutil.which("chroma")
+    if not exe:
+        raise RuntimeError("the `chroma` command (from the chromadb package) is not installed")
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    path.mkdir(parents=True, exist_ok=True)
+    log_path = path / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not _heartbeat(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chroma server did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _heartbeat(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False

@@ -32,12 +32,15 @@ class ScreeningBatch:
         store: Read-only view of what is already stored (served and quarantined),
             for detectors that compare against the existing knowledge base;
             ``None`` when screening without a store.
+        embedder: Id of the model that produced ``embeddings`` (learned
+            detectors check they were trained for it).
     """
 
     chunks: Sequence[Chunk]
     embeddings: npt.NDArray[np.float32]
     trust: Sequence[TrustTier]
     store: StoreView | None = None
+    embedder: str = ""
 
     @property
     def texts(self) -> list[str]:

@@ -13,10 +13,22 @@ REGISTRY: dict[str, str] = {
     "instructions": "ragguard.detectors.instructions:InstructionDetector",
     "hidden": "ragguard.detectors.hidden:HiddenContentDetector",
     "obfuscation": "ragguard.detectors.normalize:ObfuscationDetector",
+    "query_targeting": "ragguard.detectors.query_targeting:QueryTargetingDetector",
+    "classifier": "ragguard.detectors.classifier:EmbeddingClassifier",
+    "campaign": "ragguard.detectors.campaign:CampaignDetector",
+    "density": "ragguard.detectors.density:DensityOutlierDetector",
 }
 
 #: Detectors the guard runs when none are named.
-DEFAULT_DETECTORS: tuple[str, ...] = ("instructions", "hidden", "obfuscation")
+DEFAULT_DETECTORS: tuple[str, ...] = (
+    "instructions",
+    "hidden",
+    "obfuscation",
+    "query_targeting",
+    "classifier",
+    "campaign",
+    "density",
+)
 
 
 def create(name: str) -> Detector:

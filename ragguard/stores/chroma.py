@@ -12,9 +12,10 @@ cosine distance, and in ``ip`` space Chroma hands back the exact bytes stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -24,6 +25,22 @@ from ragguard.errors import StoreError
 from ragguard.types import MetadataValue, StoredChunk
 
 _INCLUDE_ALL: list[Any] = ["documents", "metadatas", "embeddings"]
+T = TypeVar("T")
+
+
+def _store_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    """Re-raise chromadb's errors (a server gone away, a corrupt database) as StoreError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: ChromaCollection, *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Chroma collection {self.name!r}: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper
 
 
 class ChromaCollection:
@@ -33,6 +50,7 @@ class ChromaCollection:
         self._col = collection
         self.name: str = collection.name
 
+    @_store_errors
     def add(
         self,
         ids: Sequence[str],
@@ -50,18 +68,21 @@ class ChromaCollection:
             metadatas=[dict(m) for m in metadatas],
         )
 
+    @_store_errors
     def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are present."""
         if not ids:
             return set()
         return set(self._col.get(ids=list(ids), include=[])["ids"])
 
+    @_store_errors
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Chunks by id, with vectors."""
         if not ids:
             return []
         return _rows(self._col.get(ids=list(ids), include=_INCLUDE_ALL))
 
+    @_store_errors
     def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
         """kNN through Chroma's HNSW index, with vectors and distances."""
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
@@ -83,16 +104,19 @@ class ChromaCollection:
             )
         return out
 
+    @_store_errors
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
         """A page of chunks in Chroma's stable internal order."""
         include = _INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]
         return _rows(self._col.get(offset=offset, limit=limit, include=include))
 
+    @_store_errors
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
             self._col.delete(ids=list(ids))
 
+    @_store_errors
     def count(self) -> int:
         """Number of chunks."""
         return int(self._col.count())
@@ -170,6 +194,15 @@ class ChromaStore:
         except Exception as exc:  # chromadb raises many types; name the store, not internals
             raise StoreError(f"cannot open {self.describe()}: {exc}") from exc
         return self._client
+
+    def client(self, *, create: bool = False) -> Any:
+        """The underlying ``chromadb`` client (connecting on first use), for adapters.
+
+        Raises:
+            StoreError: If the store cannot be opened (or, with ``create=False``,
+                an embedded store does not exist yet).
+        """
+        return self._connect(create=create)
 
     def has_collection(self, name: str) -> bool:
         """True if the collection exists (False when an embedded store does not exist yet)."""

@@ -1,0 +1,177 @@
+"""Request and response bodies of the HTTP API.
+
+Screening responses mirror ``ragguard ingest --json`` / ``scan --json``: one
+object per input record, ``{"id", "action", "score", "findings", "chunks"}``,
+with the input ``id`` echoed unchanged. Size limits that depend on settings
+(records per request, text length, ``k``) are checked in the routes so the
+error can name the setting; the static ones here bound what no setting covers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from ragguard import Action, DropReason, TrustTier
+
+MetadataValue = StrictStr | StrictBool | StrictInt | StrictFloat
+RecordId = StrictStr | StrictInt
+
+
+class RecordIn(BaseModel):
+    """One input record. Fields other than these are ignored, as in ``.jsonl`` input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(description="The text to screen (long texts are chunked).")
+    id: RecordId | None = Field(default=None, description="Echoed back unchanged; derived from the text if absent.")
+    source: str | None = Field(default=None, max_length=4096, description="Source URI; the request's when absent.")
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict, description="Flat caller metadata (strings, numbers, booleans), stored beside the chunk."
+    )
+
+
+class ScreenRequest(BaseModel):
+    """Body of ``POST /v1/ingest`` and ``POST /v1/scan``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[RecordIn | str] = Field(min_length=1, description="Strings, or objects with `text`.")
+    source: str | None = Field(default=None, max_length=4096, description="Source URI for records that name none.")
+    trust: TrustTier | None = Field(
+        default=None, description="Requested trust tier; the server's source policy can lower it, never raise it."
+    )
+
+
+class FindingOut(BaseModel):
+    """One reason a detector found a chunk suspicious."""
+
+    detector: str
+    code: str
+    score: float
+    explanation: str
+    span: list[int] | None = Field(default=None, description="[start, end) character offsets within the chunk.")
+
+
+class RecordOut(BaseModel):
+    """The verdict for one input record: the worst over its chunks."""
+
+    id: RecordId
+    action: Action
+    score: float
+    findings: list[FindingOut]
+    chunks: int
+
+
+class IngestCounts(BaseModel):
+    """Chunks by outcome."""
+
+    allowed: int
+    quarantined: int
+    rejected: int
+    unchanged: int
+
+
+class IngestResponse(BaseModel):
+    """Body of a ``POST /v1/ingest`` response."""
+
+    records: list[RecordOut]
+    counts: IngestCounts
+
+
+class ScanResponse(BaseModel):
+    """Body of a ``POST /v1/scan`` response (nothing was written)."""
+
+    records: list[RecordOut]
+
+
+class SearchRequest(BaseModel):
+    """Body of ``POST /v1/search``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="The question to retrieve context for.")
+    k: int = Field(default=5, ge=1, description="Number of results (at most the server's max_k).")
+
+
+class HitOut(BaseModel):
+    """A chunk that passed the retrieval filter."""
+
+    id: str
+    text: str
+    source: str
+    doc_id: str
+    chunk_index: int
+    distance: float
+    metadata: dict[str, Any]
+
+
+class DropOut(BaseModel):
+    """A stored chunk the retrieval filter refused, and why."""
+
+    id: str
+    reason: DropReason
+
+
+class SearchResponse(BaseModel):
+    """Body of a ``POST /v1/search`` response."""
+
+    query: str
+    hits: list[HitOut]
+    dropped: list[DropOut]
+
+
+class QuarantineFinding(BaseModel):
+    """A finding as sealed into a quarantined chunk's provenance."""
+
+    detector: str
+    code: str
+    score: float
+
+
+class QuarantineEntryOut(BaseModel):
+    """A quarantined chunk, for review."""
+
+    id: str
+    source: str
+    doc_id: str
+    score: float
+    findings: list[QuarantineFinding]
+    ingested_at: str
+    seal_valid: bool
+    text: str
+
+
+class QuarantineListResponse(BaseModel):
+    """A page of quarantined chunks."""
+
+    entries: list[QuarantineEntryOut]
+    limit: int
+    offset: int
+
+
+class ReleaseResponse(BaseModel):
+    """Body of a ``POST /v1/quarantine/{id}/release`` response."""
+
+    id: str
+    status: Literal["released"] = "released"
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a readable ``detail`` and a stable ``code``."""
+
+    detail: str | list[dict[str, Any]]
+    code: str
+
+
+class HealthResponse(BaseModel):
+    """Body of ``GET /healthz``."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    """Body of ``GET /readyz``: each check is ``ok`` or a short word saying what is wrong."""
+
+    ready: bool
+    checks: dict[str, str]

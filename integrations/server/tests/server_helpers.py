@@ -1,0 +1,57 @@
+"""Shared test helpers (constants, settings, a live uvicorn) for the server tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from ragguard import Settings
+from ragguard.testing import FlagDetector, free_port
+
+from ragguard_server import ServerSettings
+
+TOKEN = "test-token-0123456789abcdef"
+OTHER_TOKEN = "second-token-abcdefghijklmnop"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+#: Untrusted thresholds: quarantine at 0.5, reject at 0.9.
+QUARANTINE_WORD = "quarantine-me"
+REJECT_WORD = "reject-me"
+
+
+def detectors() -> list[FlagDetector]:
+    """Stand-in detectors: one quarantines, one rejects (for untrusted sources)."""
+    return [
+        FlagDetector(QUARANTINE_WORD, score=0.7, name="flag", code="RG-TEST-001"),
+        FlagDetector(REJECT_WORD, score=0.95, name="flag-hard", code="RG-TEST-002"),
+    ]
+
+
+def server_settings(**overrides: object) -> ServerSettings:
+    """Settings with one token (and a second, to check every token is accepted)."""
+    values: dict[str, object] = {"api_tokens": [TOKEN, OTHER_TOKEN], "core": Settings()}
+    values.update(overrides)
+    return ServerSettings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on a free loopback port, in a background thread."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -1,0 +1,133 @@
+"""Poisoning campaigns: several untrusted near-duplicates, unlike the trusted corpus.
+
+PoisonedRAG plants several passages per target question (five by default),
+all written to be retrieved for the same question and to assert the same
+wrong answer, so they sit very close to each other in embedding space while
+no trusted passage says the same thing. One passage alone proves nothing; a
+tight cluster of untrusted ones that the trusted knowledge base does not
+corroborate is the signature.
+
+The cluster is looked for among the untrusted chunks of the batch *and* in
+the store (untrusted chunks already served, and quarantined ones), through
+the store's own kNN index, so a campaign is found whether its passages arrive
+in one batch or one per call over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ragguard.detectors.base import ScreeningBatch
+from ragguard.types import Finding, TrustTier
+
+TRUST_KEY = "rg_trust"
+
+
+@dataclass
+class _Evidence:
+    batch: set[str] = field(default_factory=set)
+    stored: set[str] = field(default_factory=set)
+    quarantined: set[str] = field(default_factory=set)
+    best_member: float = 0.0
+    best_trusted: float = 0.0
+
+    @property
+    def members(self) -> int:
+        return len(self.batch | self.stored | self.quarantined)
+
+
+class CampaignDetector:
+    """Flags untrusted chunks with untrusted near-duplicates the trusted corpus does not explain.
+
+    Args:
+        similarity: Cosine similarity at which two chunks count as near-duplicates.
+        min_members: Other near-duplicates needed for a campaign (besides the chunk).
+        k: Neighbours fetched from the store per chunk.
+        corroboration: A trusted chunk at least this similar (and at least as
+            similar as the closest member) explains the cluster: a benign variant.
+    """
+
+    name = "campaign"
+
+    def __init__(
+        self, similarity: float = 0.85, min_members: int = 2, k: int = 10, corroboration: float = 0.92
+    ) -> None:
+        self.similarity = similarity
+        self.min_members = min_members
+        self.k = k
+        self.corroboration = corroboration
+
+    def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
+        """Findings per chunk; trusted chunks are never flagged by this detector."""
+        n = len(batch.chunks)
+        out: list[list[Finding]] = [[] for _ in range(n)]
+        idx = [i for i, t in enumerate(batch.trust) if t is not TrustTier.TRUSTED]
+        if not idx:
+            return out
+        ids = [batch.chunks[i].id for i in idx]
+        vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
+        evidence = [_Evidence() for _ in idx]
+        self._from_batch(ids, vecs, evidence)
+        if batch.store is not None:
+            self._from_store(batch, ids, vecs, evidence)
+        for j, i in enumerate(idx):
+            f = self._finding(evidence[j])
+            if f is not None:
+                out[i].append(f)
+        return out
+
+    def _from_batch(self, ids: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
+        sims = vecs @ vecs.T
+        for j, row in enumerate(sims):
+            for m in np.flatnonzero(row >= self.similarity):
+                if ids[m] != ids[j]:
+                    evidence[j].batch.add(ids[m])
+                    evidence[j].best_member = max(evidence[j].best_member, float(row[m]))
+
+    def _from_store(self, batch: ScreeningBatch, ids: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
+        assert batch.store is not None
+        for quarantined in (False, True):
+            nb = batch.store.nearest(vecs, self.k, quarantined=quarantined)
+            for j, (nids, dists, metas) in enumerate(zip(nb.ids, nb.distances, nb.metadatas, strict=True)):
+                ev = evidence[j]
+                for nid, dist, meta in zip(nids, dists, metas, strict=True):
+                    if nid == ids[j]:
+                        continue  # the same chunk, already stored: re-ingest is not a campaign
+                    sim = 1.0 - dist
+                    if not quarantined and meta.get(TRUST_KEY) == TrustTier.TRUSTED.value:
+                        ev.best_trusted = max(ev.best_trusted, sim)
+                    elif sim >= self.similarity:
+                        (ev.quarantined if quarantined else ev.stored).add(nid)
+                        ev.best_member = max(ev.best_member, sim)
+
+    def _finding(self, ev: _Evidence) -> Finding | None:
+        members = ev.members
+        if members == 0:
+            return None
+        if ev.best_trusted >= self.corroboration and ev.best_trusted >= ev.best_member - 0.02:
+            return None  # a trusted passage says the same: a variant, not a campaign
+        if members >= self.min_members:
+            score = min(0.95, 0.6 + 0.1 * (members - self.min_members))
+        elif ev.quarantined:
+            score = 0.55  # a near-copy of something already quarantined
+        else:
+            score = 0.3  # a pair can be a coincidence; it counts only with other cues
+        where = []
+        if ev.batch:
+            where.append(f"{len(ev.batch)} in this batch")
+        if ev.stored:
+            where.append(f"{len(ev.stored)} already served")
+        if ev.quarantined:
+            where.append(f"{len(ev.quarantined)} quarantined")
+        return Finding(
+            detector=self.name,
+            code="RG-CMP-001",
+            score=score,
+            explanation=(
+                f"{members} other untrusted passage(s) ({', '.join(where)}) are near-duplicates "
+                f"(cosine >= {self.similarity:.2f}, closest {ev.best_member:.2f}) and no trusted passage is as "
+                f"close ({ev.best_trusted:.2f}): the shape of a coordinated poisoning campaign."
+            ),
+        )
