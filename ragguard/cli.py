@@ -20,6 +20,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ragguard.audit import AuditReport, write_html
+from ragguard.audit.embedmap import DEFAULT_SAMPLE
 from ragguard.config import Settings
 from ragguard.errors import RagguardError
 from ragguard.guard import Guard
@@ -282,6 +284,99 @@ def search(
 def _preview(text: str, n: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` -> ``(I, N)``."""
+    if value is None:
+        return None
+    i, sep, n = value.partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 0 <= int(i) < int(n):
+        raise ValueError(f"--shard must be I/N with 0 <= I < N, got {value!r}")
+    return int(i), int(n)
+
+
+def _print_audit(report: AuditReport) -> None:
+    """Human summary of an audit report."""
+    out.print(report.summary(), highlight=False)
+    for note in report.baseline_notes:
+        out.print(f"  note: {note}", highlight=False)
+    if report.integrity_failures:
+        table = Table("id", "collection", "reason", "claimed source", "text", title="integrity failures")
+        for f in report.integrity_failures[:20]:
+            table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, _preview(f.preview, 60))
+        out.print(table)
+    new = report.new_findings
+    if new:
+        table = Table("id", "action", "rule", "score", "explanation", title="new findings")
+        for n in new[:20]:
+            table.add_row(n.chunk_id, n.action.value if n.action else "-", n.code, f"{n.score:.2f}", n.explanation)
+        out.print(table)
+    shown = max(len(report.integrity_failures), len(new))
+    if shown > 20:
+        out.print("  ... more in --json or --report")
+    for m in report.moved:
+        out.print(f"  moved {m.chunk_id} to quarantine ({m.how}, {m.reason})", highlight=False)
+
+
+@app.command()
+def audit(
+    reembed: Annotated[
+        bool, typer.Option("--reembed", help="Re-embed every chunk; flag vectors that do not match their text.")
+    ] = False,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline JSON to compare with (missing: first run).")
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Write today's findings to --baseline.")
+    ] = False,
+    quarantine: Annotated[
+        bool, typer.Option("--quarantine", help="Move offenders to quarantine (never deletes).")
+    ] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="Audit shard I/N only (chunk ids hash to I mod N).")
+    ] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    collection: CollectionOpt = None,
+    key_file: KeyFileOpt = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Re-audit the store: verify every seal, re-scan with today's detectors, diff with a baseline.
+
+    Exit 0 clean, 1 new findings, 2 integrity failures (2 wins), 3 could not run.
+    """
+    _setup_logging(verbose)
+    with _errors():
+        parts = _parse_shard(shard)
+        if update_baseline and baseline is None:
+            raise ValueError("--update-baseline needs --baseline FILE")
+        guard = _open(store, chroma_url, collection, key_file, config)
+        result = _with_progress(
+            "auditing",
+            err.is_terminal,
+            lambda p: guard.audit(
+                reembed=reembed,
+                shard=parts,
+                baseline=baseline,
+                update_baseline=update_baseline,
+                quarantine=quarantine,
+                progress=p,
+                map_sample=DEFAULT_SAMPLE if report is not None else 0,
+            ),
+        )
+        if report is not None:
+            write_html(result, report)
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            _print_audit(result)
+            if report is not None:
+                out.print(f"report written to {report}", highlight=False)
+    raise typer.Exit(result.exit_code)
 
 
 @quarantine_app.command("list")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ from ragguard.config import Settings
 from ragguard.detectors.base import Detector, ScreeningBatch
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import IntegrityError, NotFoundError, StoreError
+from ragguard.errors import IntegrityError, NotFoundError
 from ragguard.policy import Policy
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring, resolve_keyring
@@ -43,6 +43,9 @@ from ragguard.types import (
     TrustTier,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from ragguard.audit import AdoptReport, AuditReport
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +210,14 @@ class Guard:
         return self._cols
 
     def _view(self) -> StoreView | None:
-        try:
-            served, quarantine = self.collections(create=False)
-        except StoreError:
+        """The store as detectors see it; None only when it does not exist yet.
+
+        An unreachable store raises: screening silently without it would skip
+        the detectors that compare against the knowledge base.
+        """
+        if self._cols is None and not self.store.has_collection(self.collection_name):
             return None
+        served, quarantine = self.collections(create=False)
         return StoreView(served, quarantine)
 
     # -- screening -----------------------------------------------------------
@@ -223,7 +230,9 @@ class Guard:
     ) -> tuple[npt.NDArray[np.float32], list[Verdict]]:
         """Embed once, run every detector on the same vectors, decide."""
         vectors = self.embedder.embed([c.text for c in chunks])
-        batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view)
+        batch = ScreeningBatch(
+            chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=self.embedder.model_id
+        )
         per_chunk: list[list[Finding]] = [[] for _ in chunks]
         for det in self.detectors:
             for i, found in enumerate(det.detect(batch)):
@@ -428,6 +437,70 @@ class Guard:
             else:
                 out[cid] = (chunk, flt.check(chunk)[1])
         return out
+
+    # -- audit gate ------------------------------------------------------------
+    def audit(
+        self,
+        *,
+        reembed: bool = False,
+        shard: tuple[int, int] | None = None,
+        baseline: str | Path | None = None,
+        update_baseline: bool = False,
+        quarantine: bool = False,
+        progress: Progress | None = None,
+        map_sample: int = 0,
+    ) -> AuditReport:
+        """Re-audit the whole store (see :func:`ragguard.audit.run_audit`).
+
+        Streams both collections a page at a time; verifies every seal;
+        re-scans served chunks with today's detectors and policy; compares
+        findings with ``baseline`` (written back when ``update_baseline``);
+        with ``quarantine``, moves offenders out of the served collection
+        (copy first, delete second; tampered chunks are never re-signed).
+
+        Args:
+            reembed: Recompute every vector and flag ones that do not belong to their text.
+            shard: ``(i, n)``: audit only chunks whose id hashes to ``i`` mod ``n``.
+            baseline: Baseline JSON file to compare with (a missing file is a first run).
+            update_baseline: Write today's findings to ``baseline`` (atomically).
+            quarantine: Move offenders to the quarantine collection.
+            progress: Called with (chunks read, chunks total) after each page.
+            map_sample: Size of the random sample for the report's embedding map (0: no map).
+
+        Raises:
+            StoreError: If the store does not exist.
+            InputError: If the baseline file is malformed.
+        """
+        from ragguard.audit import run_audit
+
+        return run_audit(
+            self,
+            reembed=reembed,
+            shard=shard,
+            baseline=Path(baseline) if baseline is not None else None,
+            update_baseline=update_baseline,
+            quarantine=quarantine,
+            progress=progress,
+            map_sample=map_sample,
+        )
+
+    def adopt(
+        self,
+        collection_name: str,
+        *,
+        trust: TrustTier | str | None = None,
+        source: str | None = None,
+        progress: Progress | None = None,
+    ) -> AdoptReport:
+        """Bring an unguarded collection of this store under the guard (it is left untouched).
+
+        Every document is re-embedded with this guard's embedder (foreign
+        vectors are never trusted), screened, and sealed into the served or
+        quarantine collection (see :func:`ragguard.audit.adopt_collection`).
+        """
+        from ragguard.audit import adopt_collection
+
+        return adopt_collection(self, collection_name, trust=trust, source=source, progress=progress)
 
     # -- quarantine review ---------------------------------------------------
     def quarantine_list(self, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:

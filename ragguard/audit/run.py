@@ -1,0 +1,332 @@
+"""The re-audit walk: stream the store a page at a time, verify, re-scan, diff, optionally move.
+
+Memory is flat in store size: only one page of chunks is held at a time; what
+grows is the list of offenders (and the bounded map sample).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.audit import baseline as bl
+from ragguard.audit import moves
+from ragguard.audit.embedmap import MapSampler
+from ragguard.audit.results import (
+    WITHHELD_REASONS,
+    AuditCounts,
+    AuditFinding,
+    AuditReason,
+    AuditReport,
+    FindingStatus,
+    IntegrityFailure,
+    IntegrityReason,
+)
+from ragguard.detectors.base import ScreeningBatch
+from ragguard.provenance.canonical import text_digest
+from ragguard.provenance.seal import split_metadata, verify
+from ragguard.stores.base import Collection, StoreView, iter_pages
+from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, Verdict
+
+if TYPE_CHECKING:
+    from ragguard.guard import Guard
+
+Progress = Callable[[int, int], None]
+
+#: Below this cosine between the stored vector and a fresh one, the vector does not belong to the text.
+SWAP_COSINE = 0.999
+DEFAULT_PAGE_SIZE = 500
+PREVIEW_CHARS = 160
+
+
+def in_shard(chunk_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether ``chunk_id`` belongs to shard ``i`` of ``n`` (stable across runs and machines)."""
+    if shard is None:
+        return True
+    i, n = shard
+    return int.from_bytes(hashlib.sha256(chunk_id.encode("utf-8")).digest()[:8], "big") % n == i
+
+
+def preview(text: str, n: int = PREVIEW_CHARS) -> str:
+    """The start of a text on one line."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+@dataclass
+class _State:
+    """What the walk accumulates (offenders only; pages are dropped as it goes)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[IntegrityFailure] = field(default_factory=list)
+    findings: list[AuditFinding] = field(default_factory=list)
+    plans: list[moves.MovePlan] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+class _Auditor:
+    def __init__(
+        self, guard: Guard, served: Collection, quarantine: Collection, *, reembed: bool, sampler: MapSampler | None
+    ) -> None:
+        self.guard = guard
+        self.served = served
+        self.quarantine = quarantine
+        self.reembed = reembed
+        self.sampler = sampler
+        self.filter = guard.retrieval_filter
+        self.view = StoreView(served, quarantine)
+        self.model_id = guard.embedder.model_id
+        self.s = _State()
+
+    # -- served collection ---------------------------------------------------
+    def served_page(self, page: list[StoredChunk]) -> None:
+        self.s.add("served", len(page))
+        held = self.quarantine.existing([c.id for c in page])
+        ok: list[tuple[StoredChunk, Provenance]] = []
+        for chunk in page:
+            prov, reason = self.filter.check(chunk)
+            if reason in WITHHELD_REASONS:
+                self.s.add("withheld")
+                self._offer(chunk)
+            elif reason is not None or prov is None:
+                self._fail(chunk, "served", reason or DropReason.MALFORMED_SEAL)
+            elif chunk.id in held and not prov.review:
+                self._fail(chunk, "served", AuditReason.ALSO_QUARANTINED)
+            else:
+                if chunk.id in held:
+                    # A reviewer's release that crashed between its two writes: legitimate.
+                    self.s.add("interrupted_releases")
+                ok.append((chunk, prov))
+        if not ok:
+            return
+        vectors, fresh = self._vectors(ok)
+        keep = [i for i, (c, p) in enumerate(ok) if not self._swapped(c, p, fresh.get(i))]
+        if keep:
+            self._scan([ok[i] for i in keep], vectors[keep])
+
+    def _vectors(
+        self, ok: list[tuple[StoredChunk, Provenance]]
+    ) -> tuple[npt.NDArray[np.float32], dict[int, npt.NDArray[np.float32]]]:
+        """Vectors to screen with, and the freshly computed ones by position.
+
+        The stored vectors are what is served, so they are what detectors read;
+        they are recomputed where asked (``reembed``) or where another model made
+        them (today's detectors expect today's model).
+        """
+        need = [i for i, (_, p) in enumerate(ok) if self.reembed or p.embedder != self.model_id]
+        fresh: dict[int, npt.NDArray[np.float32]] = {}
+        if need:
+            vecs = self.guard.embedder.embed([ok[i][0].text for i in need])
+            fresh = {i: np.asarray(v, dtype=np.float32) for i, v in zip(need, vecs, strict=True)}
+        rows = [
+            fresh[i] if i in fresh else np.asarray(c.embedding, dtype=np.float32).reshape(-1)
+            for i, (c, _) in enumerate(ok)
+        ]
+        if len({r.size for r in rows}) > 1:
+            # A store mixing vector sizes: screen every chunk with today's model.
+            rest = [i for i in range(len(ok)) if i not in fresh]
+            for i, v in zip(rest, self.guard.embedder.embed([ok[i][0].text for i in rest]), strict=True):
+                rows[i] = np.asarray(v, dtype=np.float32)
+        return np.stack(rows), fresh
+
+    def _swapped(self, chunk: StoredChunk, prov: Provenance, fresh: npt.NDArray[np.float32] | None) -> bool:
+        if not self.reembed:
+            return False
+        if prov.embedder != self.model_id or fresh is None:
+            self.s.add("reembed_skipped")  # another model's vector cannot be compared to ours
+            return False
+        self.s.add("reembedded")
+        stored = np.asarray(chunk.embedding, dtype=np.float32).reshape(-1)
+        if stored.shape == fresh.shape:
+            denom = float(np.linalg.norm(stored) * np.linalg.norm(fresh)) or 1.0
+            if float(stored @ fresh) / denom >= SWAP_COSINE:
+                return False
+        self._fail(chunk, "served", AuditReason.SWAPPED_VECTOR)
+        return True
+
+    def _scan(self, ok: list[tuple[StoredChunk, Provenance]], vectors: npt.NDArray[np.float32]) -> None:
+        """Today's detectors and policy on verified chunks, reading the same vectors."""
+        settings, policy = self.guard.settings, self.guard.policy
+        chunks = []
+        tiers = []
+        for c, p in ok:
+            _, user = split_metadata(c.metadata)
+            chunks.append(Chunk(c.id, c.text, p.source, p.doc_id, p.chunk_index, user))
+            # Sealed trust, lowered (never raised) by today's configuration.
+            tiers.append(settings.trust_for(p.source, p.trust))
+        batch = ScreeningBatch(chunks, vectors, tiers, store=self.view, embedder=self.model_id)
+        per_chunk: list[list[Finding]] = [[] for _ in chunks]
+        for det in self.guard.detectors:
+            for i, found in enumerate(det.detect(batch)):
+                per_chunk[i].extend(found)
+        self.s.add("verified", len(ok))
+        for (c, p), tier, found, vec in zip(ok, tiers, per_chunk, vectors, strict=True):
+            override = settings.thresholds_for(p.source, policy.thresholds(tier))
+            verdict = policy.decide(c.id, found, tier, override)
+            self._judge(c, p, verdict, vec)
+
+    def _judge(self, chunk: StoredChunk, prov: Provenance, verdict: Verdict, vec: npt.NDArray[np.float32]) -> None:
+        if verdict.action is Action.ALLOW:
+            if verdict.findings:
+                self.s.add("below_threshold")
+            self._offer(chunk)
+            return
+        released = bool(prov.review)
+        status = FindingStatus.RELEASED if released else FindingStatus.NEW
+        digest = prov.text_sha256
+        for f in _strongest_per_rule(verdict.findings):
+            self.s.findings.append(
+                AuditFinding(
+                    chunk.id, digest, prov.source, f.detector, f.code, f.score, f.explanation,
+                    status, verdict.action, preview(chunk.text),
+                )
+            )  # fmt: skip
+        if released:
+            self._offer(chunk)
+            return
+        self.s.add("offending_chunks")
+        if self.sampler is not None:
+            self.sampler.flag(chunk.id, vec, "finding")
+        top = verdict.findings[0].code if verdict.findings else verdict.action.value
+        self.s.plans.append(moves.MovePlan(chunk.id, digest, moves.RESEALED, top, verdict))
+
+    def _fail(self, chunk: StoredChunk, collection: str, reason: IntegrityReason) -> None:
+        meta = chunk.metadata
+        claimed = meta.get("rg_source", meta.get("source", ""))
+        self.s.failures.append(IntegrityFailure(chunk.id, collection, reason, str(claimed), preview(chunk.text)))
+        if collection == "served":
+            if self.sampler is not None:
+                self.sampler.flag(chunk.id, chunk.embedding, "integrity")
+            self.s.plans.append(
+                moves.MovePlan(chunk.id, text_digest(str(chunk.text)), moves.COPIED_AS_IS, reason.value)
+            )
+
+    def _offer(self, chunk: StoredChunk) -> None:
+        if self.sampler is not None:
+            self.sampler.offer(chunk.id, chunk.embedding)
+
+    # -- quarantine collection -------------------------------------------------
+    def quarantine_page(self, page: list[StoredChunk]) -> None:
+        keyring = self.guard.keyring()
+        self.s.add("quarantined", len(page))
+        for chunk in page:
+            if moves.AUDIT_REASON_KEY in chunk.metadata:
+                self.s.add("held_by_audit")  # copied as-is by an earlier audit: already reported then
+                continue
+            try:
+                _, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
+            except Exception:  # fail closed, like the retrieval filter
+                reason = DropReason.MALFORMED_SEAL
+            if reason is not None:
+                self._fail(chunk, "quarantine", reason)
+
+
+def _strongest_per_rule(findings: tuple[Finding, ...]) -> list[Finding]:
+    """One finding per (detector, code): the baseline key has no span."""
+    best: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        k = (f.detector, f.code)
+        if k not in best or f.score > best[k].score:
+            best[k] = f
+    return list(best.values())
+
+
+def run_audit(
+    guard: Guard,
+    *,
+    reembed: bool = False,
+    shard: tuple[int, int] | None = None,
+    baseline: Path | None = None,
+    update_baseline: bool = False,
+    quarantine: bool = False,
+    progress: Progress | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    map_sample: int = 0,
+) -> AuditReport:
+    """Re-audit the guard's store. See :meth:`ragguard.Guard.audit` for the arguments.
+
+    Raises:
+        StoreError: If the store or its collections do not exist.
+        SigningKeyError: If ``quarantine`` is asked with a verify-only keyring.
+        InputError: If the baseline file is malformed.
+        ValueError: If ``shard`` or ``page_size`` is invalid, or ``update_baseline`` has no file.
+    """
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    if update_baseline and baseline is None:
+        raise ValueError("update_baseline needs a baseline file")
+    started = _now()
+    previous = bl.load_baseline(baseline) if baseline is not None else None  # fail before the long walk
+    served, quarantined = guard.collections(create=False)
+    if quarantine:
+        guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
+    detectors = tuple(bl.detector_info(d) for d in guard.detectors)
+    sampler = MapSampler(map_sample) if map_sample > 0 else None
+    auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler)
+    total = served.count() + quarantined.count()
+    done = 0
+    for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
+        for page in iter_pages(col, page_size):
+            done += len(page)
+            mine = [c for c in page if in_shard(c.id, shard)]
+            if mine:
+                handle(mine)
+            if progress is not None:
+                progress(done, max(total, done))
+    s = auditor.s
+    moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
+    scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None
+    findings = bl.classify(s.findings, previous, scope)
+    notes: list[str] = []
+    if baseline is not None:
+        notes = bl.compatibility_notes(previous, detectors, guard.policy.version, baseline)
+        if update_baseline:
+            gone = {m.chunk_id for m in moved}
+            current = [f for f in findings if f.chunk_id not in gone]
+            bl.write_baseline(
+                baseline,
+                bl.Baseline(bl.entries_from(current), detectors, guard.policy.version, served.name, _now(), shard),
+            )
+    status = [f.status for f in findings]
+    counts = AuditCounts(
+        **{k: v for k, v in s.counts.items() if k in AuditCounts.__dataclass_fields__},
+        integrity_failures=len(s.failures),
+        new_findings=status.count(FindingStatus.NEW),
+        unchanged_findings=status.count(FindingStatus.UNCHANGED),
+        resolved_findings=status.count(FindingStatus.RESOLVED),
+        released_findings=status.count(FindingStatus.RELEASED),
+        moved=len(moved),
+    )
+    return AuditReport(
+        collection=served.name,
+        started_at=started,
+        finished_at=_now(),
+        counts=counts,
+        integrity_failures=tuple(s.failures),
+        findings=tuple(findings),
+        moved=tuple(moved),
+        detectors=detectors,
+        policy_version=guard.policy.version,
+        shard=shard,
+        reembed=reembed,
+        baseline_notes=tuple(notes),
+        embedding_map=sampler.project() if sampler is not None else None,
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+__all__ = ["SWAP_COSINE", "in_shard", "preview", "run_audit"]
