@@ -1,0 +1,161 @@
+"""``ragguard audit`` and ``ragguard adopt``: the audit gate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ragguard.audit import AuditReport, write_html
+from ragguard.audit.embedmap import DEFAULT_SAMPLE
+from ragguard.cli.common import (
+    CollectionOpt,
+    ConfigOpt,
+    JsonOpt,
+    KeyFileOpt,
+    StoreOpt,
+    UrlOpt,
+    VerboseOpt,
+    err,
+    errors,
+    open_guard,
+    out,
+    preview,
+    setup_logging,
+    with_progress,
+)
+from ragguard.types import TrustTier
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` -> ``(I, N)``."""
+    if value is None:
+        return None
+    i, sep, n = value.partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 0 <= int(i) < int(n):
+        raise ValueError(f"--shard must be I/N with 0 <= I < N, got {value!r}")
+    return int(i), int(n)
+
+
+def print_audit(report: AuditReport) -> None:
+    """Human summary of an audit report."""
+    out.print(report.summary(), highlight=False)
+    for note in report.baseline_notes:
+        out.print(f"  note: {note}", highlight=False)
+    if report.integrity_failures:
+        table = Table("id", "collection", "reason", "claimed source", "text", title="integrity failures")
+        for f in report.integrity_failures[:20]:
+            table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, preview(f.preview, 60))
+        out.print(table)
+    new = report.new_findings
+    if new:
+        table = Table("id", "action", "rule", "score", "explanation", title="new findings")
+        for n in new[:20]:
+            table.add_row(n.chunk_id, n.action.value if n.action else "-", n.code, f"{n.score:.2f}", n.explanation)
+        out.print(table)
+    shown = max(len(report.integrity_failures), len(new))
+    if shown > 20:
+        out.print("  ... more in --json or --report")
+    for m in report.moved:
+        out.print(f"  moved {m.chunk_id} to quarantine ({m.how}, {m.reason})", highlight=False)
+
+
+def audit(
+    reembed: Annotated[
+        bool, typer.Option("--reembed", help="Re-embed every chunk; flag vectors that do not match their text.")
+    ] = False,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Baseline JSON to compare with (missing: first run).")
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Write today's findings to --baseline.")
+    ] = False,
+    quarantine: Annotated[
+        bool, typer.Option("--quarantine", help="Move offenders to quarantine (never deletes).")
+    ] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="Audit shard I/N only (chunk ids hash to I mod N).")
+    ] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    collection: CollectionOpt = None,
+    key_file: KeyFileOpt = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Re-audit the store: verify every seal, re-scan with today's detectors, diff with a baseline.
+
+    Exit 0 clean, 1 new findings, 2 integrity failures (2 wins), 3 could not run.
+    """
+    setup_logging(verbose)
+    with errors():
+        parts = parse_shard(shard)
+        if update_baseline and baseline is None:
+            raise ValueError("--update-baseline needs --baseline FILE")
+        guard = open_guard(store, chroma_url, collection, key_file, config)
+        result = with_progress(
+            "auditing",
+            err.is_terminal,
+            lambda p: guard.audit(
+                reembed=reembed,
+                shard=parts,
+                baseline=baseline,
+                update_baseline=update_baseline,
+                quarantine=quarantine,
+                progress=p,
+                map_sample=DEFAULT_SAMPLE if report is not None else 0,
+            ),
+        )
+        if report is not None:
+            write_html(result, report)
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            print_audit(result)
+            if report is not None:
+                out.print(f"report written to {report}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def adopt(
+    from_collection: Annotated[
+        str, typer.Option("--from-collection", help="The unguarded collection to bring under the guard.")
+    ],
+    trust: Annotated[TrustTier | None, typer.Option(help="Trust tier for its documents (config can lower it).")] = None,
+    source: Annotated[str | None, typer.Option(help="Source URI for documents whose metadata names none.")] = None,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    collection: CollectionOpt = None,
+    key_file: KeyFileOpt = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Screen an unguarded Chroma collection (left untouched) and seal its clean chunks into the guard.
+
+    Every document is re-embedded with the guard's model: foreign vectors are never trusted.
+    """
+    setup_logging(verbose)
+    with errors():
+        guard = open_guard(store, chroma_url, collection, key_file, config)
+        result = with_progress(
+            "adopting",
+            err.is_terminal and not as_json,
+            lambda p: guard.adopt(from_collection, trust=trust, source=source, progress=p),
+        )
+        if as_json:
+            sys.stdout.write(json.dumps({"from_collection": from_collection, **result.counts()}) + "\n")
+            return
+        c = result.counts()
+        out.print(
+            f"adopted {c['read']} documents from {from_collection!r}: {c['allowed']} allowed, "
+            f"{c['quarantined']} quarantined, {c['rejected']} rejected, {c['unchanged']} already guarded, "
+            f"{c['skipped']} skipped",
+            highlight=False,
+        )

@@ -1,0 +1,149 @@
+"""Shared plumbing of the ``ragguard`` commands: options, opening the guard, errors, progress.
+
+Exit codes: 0 success; 2 usage error; 3 the command could not run (bad input,
+configuration, key or store) with one line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragguard.config import Settings
+from ragguard.errors import RagguardError
+from ragguard.guard import Guard
+
+EXIT_ERROR = 3
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", envvar="RAGGUARD_STORE", help="Embedded Chroma store folder [default: ./.ragguard]."),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--chroma-url", envvar="RAGGUARD_CHROMA_URL", help="Chroma server URL instead of a folder."),
+]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", envvar="RAGGUARD_COLLECTION", help="Collection name [default: ragguard].")
+]
+KeyFileOpt = Annotated[
+    Path | None, typer.Option("--key-file", envvar="RAGGUARD_KEY_FILE", help="Keyring file (JSON, mode 0600).")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", envvar="RAGGUARD_CONFIG", help="TOML settings file (sources, trust).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+
+T = TypeVar("T")
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
+        force=True,
+    )
+    # Retrieval drops are counted in the output; per-chunk lines only with -v.
+    logging.getLogger("ragguard.retrieval").setLevel(logging.INFO if verbose else logging.ERROR)
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def core_settings(
+    store: Path | None,
+    chroma_url: str | None,
+    collection: str | None,
+    key_file: Path | None,
+    config: Path | None,
+) -> Settings:
+    """Settings from the environment and config file, with the command's options on top."""
+    overrides: dict[str, Any] = {}
+    for key, value in (
+        ("config", config),
+        ("key_file", key_file),
+        ("store", store),
+        ("chroma_url", chroma_url),
+        ("collection", collection),
+    ):
+        if value is not None:
+            overrides[key] = value
+    try:
+        return Settings(**overrides)
+    except RagguardError:
+        raise
+    except Exception as exc:  # pydantic ValidationError: keep it to one readable line
+        raise SettingsError(first_error(exc)) from None
+
+
+def open_guard(
+    store: Path | None,
+    chroma_url: str | None,
+    collection: str | None,
+    key_file: Path | None,
+    config: Path | None,
+) -> Guard:
+    """A guard over the store the options name (nothing is opened or loaded yet)."""
+    return Guard.open(settings=core_settings(store, chroma_url, collection, key_file, config))
+
+
+class SettingsError(RagguardError):
+    """A setting or option is wrong (reported in one line, exit 3)."""
+
+
+def first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        return f"invalid setting {loc}: {e.get('msg')}"
+    return str(exc)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn ragguard errors into one line on stderr and exit code 3."""
+    try:
+        yield
+    except RagguardError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def with_progress(label: str, enabled: bool, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    if not enabled:
+        return work(lambda done, total: None)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return work(update)
+
+
+def preview(text: str, n: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
