@@ -7,6 +7,15 @@ no trusted passage says the same thing. One passage alone proves nothing; a
 tight cluster of untrusted ones that the trusted knowledge base does not
 corroborate is the signature.
 
+Copies are not a campaign. Versions of one page, a template filled in twice,
+overlapping chunks of one article are near-duplicates too, but they share
+most of their words; a campaign's passages are independent generations (the
+PoisonedRAG paper notes exact dedup does not stop it) that share a meaning,
+not a wording. A neighbour counts as a member only when its word overlap
+(Jaccard) stays below ``copy_overlap``. Even then the finding corroborates
+other cues (at most 0.45, or 0.55 for a paraphrase of a quarantined passage)
+rather than deciding alone.
+
 The cluster is looked for among the untrusted chunks of the batch *and* in
 the store (untrusted chunks already served, and quarantined ones), through
 the store's own kNN index, so a campaign is found whether its passages arrive
@@ -15,6 +24,7 @@ in one batch or one per call over time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +33,13 @@ from ragguard.detectors.base import ScreeningBatch
 from ragguard.types import Finding, TrustTier
 
 TRUST_KEY = "rg_trust"
+_WORD = re.compile(r"\w+")
+
+
+def word_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the two texts' lower-cased word sets."""
+    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    return len(wa & wb) / len(wa | wb) if wa or wb else 1.0
 
 
 @dataclass
@@ -47,17 +64,25 @@ class CampaignDetector:
         k: Neighbours fetched from the store per chunk.
         corroboration: A trusted chunk at least this similar (and at least as
             similar as the closest member) explains the cluster: a benign variant.
+        copy_overlap: Word overlap at or above which a neighbour is a copy or
+            version of the chunk, not an independent campaign member.
     """
 
     name = "campaign"
 
     def __init__(
-        self, similarity: float = 0.85, min_members: int = 2, k: int = 10, corroboration: float = 0.92
+        self,
+        similarity: float = 0.85,
+        min_members: int = 2,
+        k: int = 10,
+        corroboration: float = 0.92,
+        copy_overlap: float = 0.65,
     ) -> None:
         self.similarity = similarity
         self.min_members = min_members
         self.k = k
         self.corroboration = corroboration
+        self.copy_overlap = copy_overlap
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Findings per chunk; trusted chunks are never flagged by this detector."""
@@ -68,37 +93,39 @@ class CampaignDetector:
             return out
         ids = [batch.chunks[i].id for i in idx]
         vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
+        texts = [batch.chunks[i].text for i in idx]
         evidence = [_Evidence() for _ in idx]
-        self._from_batch(ids, vecs, evidence)
+        self._from_batch(ids, texts, vecs, evidence)
         if batch.store is not None:
-            self._from_store(batch, ids, vecs, evidence)
+            self._from_store(batch, ids, texts, vecs, evidence)
         for j, i in enumerate(idx):
             f = self._finding(evidence[j])
             if f is not None:
                 out[i].append(f)
         return out
 
-    def _from_batch(self, ids: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
+    def _from_batch(self, ids: list[str], texts: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
             for m in np.flatnonzero(row >= self.similarity):
-                if ids[m] != ids[j]:
+                if ids[m] != ids[j] and word_overlap(texts[j], texts[m]) < self.copy_overlap:
                     evidence[j].batch.add(ids[m])
                     evidence[j].best_member = max(evidence[j].best_member, float(row[m]))
 
-    def _from_store(self, batch: ScreeningBatch, ids: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
+    def _from_store(
+        self, batch: ScreeningBatch, ids: list[str], texts: list[str], vecs: np.ndarray, evidence: list[_Evidence]
+    ) -> None:
         assert batch.store is not None
         for quarantined in (False, True):
             nb = batch.store.nearest(vecs, self.k, quarantined=quarantined)
-            for j, (nids, dists, metas) in enumerate(zip(nb.ids, nb.distances, nb.metadatas, strict=True)):
-                ev = evidence[j]
-                for nid, dist, meta in zip(nids, dists, metas, strict=True):
+            for j, ev in enumerate(evidence):
+                for nid, dist, meta, text in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], nb.texts[j], strict=True):
                     if nid == ids[j]:
                         continue  # the same chunk, already stored: re-ingest is not a campaign
                     sim = 1.0 - dist
                     if not quarantined and meta.get(TRUST_KEY) == TrustTier.TRUSTED.value:
                         ev.best_trusted = max(ev.best_trusted, sim)
-                    elif sim >= self.similarity:
+                    elif sim >= self.similarity and word_overlap(texts[j], text) < self.copy_overlap:
                         (ev.quarantined if quarantined else ev.stored).add(nid)
                         ev.best_member = max(ev.best_member, sim)
 
@@ -108,12 +135,15 @@ class CampaignDetector:
             return None
         if ev.best_trusted >= self.corroboration and ev.best_trusted >= ev.best_member - 0.02:
             return None  # a trusted passage says the same: a variant, not a campaign
-        if members >= self.min_members:
-            score = min(0.95, 0.6 + 0.1 * (members - self.min_members))
-        elif ev.quarantined:
-            score = 0.55  # a near-copy of something already quarantined
+        # Corroborating, not decisive: templated mail and versions of one page are
+        # near-duplicates too. A cluster adds to other cues; a near-copy of
+        # something already quarantined is stronger evidence than a new cluster.
+        if ev.quarantined:
+            score = min(0.55, 0.45 + 0.05 * (members - 1))
+        elif members >= self.min_members:
+            score = min(0.45, 0.35 + 0.05 * (members - self.min_members))
         else:
-            score = 0.3  # a pair can be a coincidence; it counts only with other cues
+            score = 0.25
         where = []
         if ev.batch:
             where.append(f"{len(ev.batch)} in this batch")
@@ -126,7 +156,7 @@ class CampaignDetector:
             code="RG-CMP-001",
             score=score,
             explanation=(
-                f"{members} other untrusted passage(s) ({', '.join(where)}) are near-duplicates "
+                f"{members} other untrusted passage(s) ({', '.join(where)}) are paraphrases "
                 f"(cosine >= {self.similarity:.2f}, closest {ev.best_member:.2f}) and no trusted passage is as "
                 f"close ({ev.best_trusted:.2f}): the shape of a coordinated poisoning campaign."
             ),

@@ -7,10 +7,10 @@ screening costs one matrix product. Weights ship in
 they were trained (data, licences, counts, cross-validated metrics) and the
 npz's SHA-256, which is verified at load like the embedder's weights.
 
-Calibration: each head stores ``threshold``, the probability that only 1% of
-held-out clean texts reach (out-of-fold). A finding's score is 0.5 exactly
-at that threshold, so at the default untrusted policy the head alone
-quarantines at about 1% false positives; below it the score falls off fast.
+Calibration: each head stores ``threshold``, the probability that at most 1%
+of held-out clean texts (2% of each kind of text) reach, out of fold. A
+finding scores 0.4 at that threshold: the head corroborates other cues, and
+quarantines alone only well past it; below it the score falls off fast.
 
 Retrain on your own labelled data with :func:`train` (needs scikit-learn).
 """
@@ -36,7 +36,11 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_WEIGHTS = DATA_DIR / "classifier.npz"
-MIN_SCORE = 0.15  # findings weaker than this are noise
+MIN_SCORE = 0.2  # findings weaker than this are noise
+#: Score at the calibrated threshold. Below the 0.5 quarantine line on purpose:
+#: at 1-2% false positives per kind of text, the head corroborates other cues,
+#: and decides alone only well past its threshold (p >= t + (1 - t) / 5).
+AT_THRESHOLD = 0.4
 
 _WHY = {
     "injection": "its embedding is close to instructions aimed at an AI model (learned from labelled injections)",
@@ -60,11 +64,11 @@ class Head:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def score(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Calibrated score: 0.5 at ``threshold``, rising to 0.95 at p = 1."""
+        """Calibrated score: ``AT_THRESHOLD`` at ``threshold``, rising linearly to 0.9 at p = 1."""
         p = self.probability(x)
         t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-        low = 0.5 * (p / t) ** 2
-        high = 0.5 + 0.45 * (p - t) / (1 - t)
+        low = AT_THRESHOLD * (p / t) ** 2
+        high = AT_THRESHOLD + (0.9 - AT_THRESHOLD) * (p - t) / (1 - t)
         return np.where(p < t, low, high)
 
 
@@ -179,11 +183,17 @@ def fit_head(
     c: float = 1.0,
     folds: int = 5,
     target_fpr: float = 0.01,
+    kinds: Sequence[str] | None = None,
+    kind_fpr: float = 0.02,
 ) -> tuple[Head, npt.NDArray[np.float64]]:
     """Fit one head; calibrate its threshold on out-of-fold probabilities.
 
     Folds keep each group (e.g. one attack campaign) together, so the
-    threshold is not tuned on near-copies of the training positives.
+    threshold is not tuned on near-copies of the training positives. With
+    ``kinds`` (a kind of text per row, e.g. "encyclopedia", "man page"), the
+    threshold also holds ``kind_fpr`` on *every* kind of clean text, not just
+    ``target_fpr`` on their pool: easy negatives must not hide a kind the head
+    confuses.
 
     Returns:
         The head, and the out-of-fold probabilities (for honest evaluation).
@@ -195,7 +205,12 @@ def fit_head(
         return LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
 
     oof = cross_val_predict(model(), x, y, groups=list(groups), cv=GroupKFold(folds), method="predict_proba")[:, 1]
-    threshold = float(np.quantile(oof[y == 0], 1.0 - target_fpr))
+    neg = y == 0
+    threshold = float(np.quantile(oof[neg], 1.0 - target_fpr))
+    if kinds is not None:
+        k = np.asarray(kinds)
+        for kind in set(k[neg]):
+            threshold = max(threshold, float(np.quantile(oof[neg & (k == kind)], 1.0 - kind_fpr)))
     clf = model().fit(x, y)
     head = Head(name, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), threshold)
     return head, oof
@@ -205,9 +220,12 @@ def train(
     x: npt.NDArray[np.float32],
     labels: Mapping[str, tuple[npt.NDArray[np.int_], npt.NDArray[np.bool_]]],
     groups: Sequence[str],
+    kinds: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> tuple[EmbeddingClassifier, dict[str, npt.NDArray[np.float64]]]:
     """Train one head per entry of ``labels`` (``name -> (y, rows to use)``).
+
+    ``kinds`` (optional, one per row) calibrates each head per kind of clean text.
 
     Returns:
         A classifier holding the heads, and each head's out-of-fold probabilities.
@@ -217,6 +235,7 @@ def train(
     oofs: dict[str, npt.NDArray[np.float64]] = {}
     g = np.asarray(groups)
     for name, (y, mask) in labels.items():
-        heads[name], oofs[name] = fit_head(name, x[mask], y[mask], list(g[mask]), **kwargs)
+        sub_kinds = list(np.asarray(kinds)[mask]) if kinds is not None else None
+        heads[name], oofs[name] = fit_head(name, x[mask], y[mask], list(g[mask]), kinds=sub_kinds, **kwargs)
     clf.heads_ = heads
     return clf, oofs

@@ -78,11 +78,12 @@ class StoreClient(Protocol):
 
 @dataclass(frozen=True)
 class Neighbours:
-    """kNN results for a batch of query vectors: ``ids[i]`` and ``distances[i]`` per query."""
+    """kNN results for a batch of query vectors: ``ids[i]``, ``distances[i]``, ... per query."""
 
     ids: list[list[str]]
     distances: list[list[float]]
     metadatas: list[list[Mapping[str, Any]]]
+    texts: list[list[str]]
 
 
 class StoreView:
@@ -101,13 +102,17 @@ class StoreView:
         n = min(k, col.count()) if col is not None else 0
         if n <= 0 or col is None or len(embeddings) == 0:
             return Neighbours(
-                ids=[[] for _ in embeddings], distances=[[] for _ in embeddings], metadatas=[[] for _ in embeddings]
+                ids=[[] for _ in embeddings],
+                distances=[[] for _ in embeddings],
+                metadatas=[[] for _ in embeddings],
+                texts=[[] for _ in embeddings],
             )
         rows = col.query(embeddings, n)
         return Neighbours(
             ids=[[c.id for c in row] for row in rows],
             distances=[[float(c.distance if c.distance is not None else 1.0) for c in row] for row in rows],
             metadatas=[[c.metadata for c in row] for row in rows],
+            texts=[[c.text for c in row] for row in rows],
         )
 
 

@@ -26,6 +26,8 @@ from ragguard.types import MetadataValue, StoredChunk
 
 _INCLUDE_ALL: list[Any] = ["documents", "metadatas", "embeddings"]
 T = TypeVar("T")
+#: Query vectors per Chroma call (see ChromaCollection.query).
+QUERY_BATCH = 64
 
 
 def _store_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -84,24 +86,21 @@ class ChromaCollection:
 
     @_store_errors
     def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
-        """kNN through Chroma's HNSW index, with vectors and distances."""
+        """kNN through Chroma's HNSW index, with vectors and distances.
+
+        Queries go in groups of ``QUERY_BATCH``: Chroma resolves a query batch's
+        results in one SQL statement and refuses one with too many variables.
+        """
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if n <= 0 or len(q) == 0:
             return [[] for _ in q]
-        res = self._col.query(query_embeddings=q, n_results=n, include=[*_INCLUDE_ALL, "distances"])
-        out = []
-        for i in range(len(q)):
-            out.append(
-                _rows(
-                    {
-                        "ids": res["ids"][i],
-                        "documents": res["documents"][i],
-                        "metadatas": res["metadatas"][i],
-                        "embeddings": res["embeddings"][i],
-                    },
-                    distances=res["distances"][i],
-                )
-            )
+        out: list[list[StoredChunk]] = []
+        for start in range(0, len(q), QUERY_BATCH):
+            part = q[start : start + QUERY_BATCH]
+            res = self._col.query(query_embeddings=part, n_results=n, include=[*_INCLUDE_ALL, "distances"])
+            for i in range(len(part)):
+                row = {key: res[key][i] for key in ("ids", "documents", "metadatas", "embeddings")}
+                out.append(_rows(row, distances=res["distances"][i]))
         return out
 
     @_store_errors

@@ -1,4 +1,4 @@
-"""The ``/v1`` API: ingest, scan, search and quarantine review.
+"""The ``/v1`` API: ingest, scan, search, quarantine review and audit.
 
 Every handler is ``async`` and hands the guard's work (embedding, detection,
 store I/O) to a worker thread, so the event loop keeps serving health checks
@@ -12,11 +12,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from ragguard import Guard, NotFoundError, QuarantineEntry, RecordVerdict, SearchResult, StoreError
+from ragguard.audit import AuditReport
 from starlette.concurrency import run_in_threadpool
 
 from ragguard_server.auth import require_token
 from ragguard_server.limits import LimitExceeded
 from ragguard_server.schemas import (
+    AuditRequest,
+    AuditResponse,
     ErrorBody,
     IngestCounts,
     IngestResponse,
@@ -245,3 +248,23 @@ async def quarantine_purge(chunk_id: ChunkId, state: StateDep) -> Response:
     async with state.write_lock():
         await _or_empty(guard, lambda: guard.purge(chunk_id), _not_found(chunk_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/audit", summary="Re-audit the store")
+async def audit(body: AuditRequest, state: StateDep) -> AuditResponse:
+    """Verify every seal, re-scan with today's detectors, optionally re-embed and quarantine.
+
+    The report's ``exit_code`` is the CLI's: 0 clean, 1 new findings, 2 integrity
+    failures. With ``quarantine`` the audit moves chunks, so it takes the write lock.
+    """
+    guard = state.require_guard()
+
+    def work() -> AuditReport:
+        return guard.audit(reembed=body.reembed, quarantine=body.quarantine, shard=body.shard)
+
+    if body.quarantine:
+        async with state.write_lock():
+            report = await run_in_threadpool(work)
+    else:
+        report = await run_in_threadpool(work)
+    return AuditResponse(exit_code=report.exit_code, report=report.to_dict())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 from ragguard import Action, DropReason, TrustTier
 
 MetadataValue = StrictStr | StrictBool | StrictInt | StrictFloat
@@ -175,3 +175,27 @@ class ReadyResponse(BaseModel):
 
     ready: bool
     checks: dict[str, str]
+
+
+class AuditRequest(BaseModel):
+    """Body of ``POST /v1/audit``. Baselines are files the operator manages; use the CLI for them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reembed: bool = Field(default=False, description="Re-embed every chunk and flag vectors that do not match.")
+    quarantine: bool = Field(default=False, description="Move offenders to the quarantine collection.")
+    shard: tuple[int, int] | None = Field(default=None, description="[i, n]: audit only shard i of n.")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_in_range(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not 0 <= v[0] < v[1]:
+            raise ValueError("shard must be [i, n] with 0 <= i < n")
+        return v
+
+
+class AuditResponse(BaseModel):
+    """The audit report, as ``ragguard audit --json`` prints it."""
+
+    exit_code: int = Field(description="0 clean, 1 new findings, 2 integrity failures.")
+    report: dict[str, Any]

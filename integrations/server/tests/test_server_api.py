@@ -31,6 +31,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", f"/v1/quarantine/{QID_FAKE}", None),
     ("POST", f"/v1/quarantine/{QID_FAKE}/release", None),
     ("DELETE", f"/v1/quarantine/{QID_FAKE}", None),
+    ("POST", "/v1/audit", {}),
 ]
 
 
@@ -137,8 +138,8 @@ def test_docs_and_openapi(client: TestClient) -> None:
         "/healthz",
         "/readyz",
         "/metrics",
+        "/v1/audit",
     } <= paths
-    assert "/v1/audit" not in paths  # the audit module does not exist yet
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert spec["paths"]["/v1/ingest"]["post"]["security"] == [{"HTTPBearer": []}]
 
@@ -185,8 +186,21 @@ def test_unauthenticated_bad_body_is_still_401(client: TestClient) -> None:
 
 
 def test_unknown_paths_are_denied_without_token(client: TestClient) -> None:
-    assert client.get("/v1/audit").status_code == 401
-    assert client.get("/v1/audit", headers=AUTH).status_code == 404
+    assert client.get("/v1/nothing-here").status_code == 401
+    assert client.get("/v1/nothing-here", headers=AUTH).status_code == 404
+
+
+def test_audit_reports_tampering_and_exit_code(client: TestClient, guard: Guard) -> None:
+    _ingest(client, ["Paris is the capital of France.", "The Seine flows through Paris."])
+    r = client.post("/v1/audit", json={}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["exit_code"] == 0
+    served = _served(guard)
+    row = served.page(0, 1)[0]
+    served.raw_set(row.id, row.text + " (edited)", row.embedding, row.metadata)
+    body = client.post("/v1/audit", json={"reembed": True}, headers=AUTH).json()
+    assert body["exit_code"] == 2
+    assert body["report"]["integrity_by_reason"] == {"text_mismatch": 1}
+    assert client.post("/v1/audit", json={"shard": [2, 2]}, headers=AUTH).status_code == 422
 
 
 def test_dependency_guards_routes_even_without_the_middleware(guard: Guard) -> None:
