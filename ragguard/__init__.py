@@ -16,9 +16,10 @@ from ragguard.errors import (
     SigningKeyError,
     StoreError,
 )
-from ragguard.guard import Guard, QuarantineEntry
+from ragguard.guard import Guard
 from ragguard.policy import Policy, Thresholds
 from ragguard.provenance.keyring import Keyring
+from ragguard.quarantine import QuarantineEntry
 from ragguard.retrieval import RetrievalFilter
 from ragguard.types import (
     Action,

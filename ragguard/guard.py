@@ -7,7 +7,6 @@ opened, the key resolved and the model loaded on first use.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -25,7 +24,8 @@ from ragguard.errors import IntegrityError, NotFoundError
 from ragguard.policy import Policy
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring, resolve_keyring
-from ragguard.provenance.seal import seal, split_metadata, verify
+from ragguard.provenance.seal import encode_findings, seal, split_metadata, verify
+from ragguard.quarantine import QuarantineEntry
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
 from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
@@ -55,33 +55,6 @@ MAX_SEALED_FINDINGS = 16
 
 Progress = Callable[[int, int], None]
 Records = Iterable[str | Mapping[str, Any] | InputRecord]
-
-
-@dataclasses.dataclass(frozen=True)
-class QuarantineEntry:
-    """A quarantined chunk, for review."""
-
-    id: str
-    text: str
-    source: str
-    doc_id: str
-    score: float
-    findings: tuple[tuple[str, str, float], ...]
-    ingested_at: str
-    seal_valid: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "source": self.source,
-            "doc_id": self.doc_id,
-            "score": round(self.score, 4),
-            "findings": [{"detector": d, "code": c, "score": s} for d, c, s in self.findings],
-            "ingested_at": self.ingested_at,
-            "seal_valid": self.seal_valid,
-            "text": self.text,
-        }
 
 
 class Guard:
@@ -330,7 +303,7 @@ class Guard:
                 trust=tier,
                 action=v.action,
                 score=round(v.score, 6),
-                findings=_compact_findings(v.findings),
+                findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
                 policy_version=self.policy.version,
                 key_id="",
                 algorithm="",
@@ -557,28 +530,7 @@ class Guard:
         return found[0]
 
     def _entry(self, chunk: StoredChunk) -> QuarantineEntry:
-        prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, self.keyring())
-        meta = chunk.metadata
-        try:
-            findings = tuple((str(d), str(c), float(s)) for d, c, s in json.loads(str(meta.get("rg_findings", "[]"))))
-        except (ValueError, TypeError):
-            findings = ()
-        score = meta.get("rg_score", 0.0)
-        return QuarantineEntry(
-            id=chunk.id,
-            text=chunk.text,
-            source=str(meta.get("rg_source", "")),
-            doc_id=str(meta.get("rg_doc_id", "")),
-            score=float(score) if isinstance(score, (int, float)) else 0.0,
-            findings=findings,
-            ingested_at=str(meta.get("rg_ingested_at", "")),
-            seal_valid=reason is None and prov is not None,
-        )
-
-
-def _compact_findings(findings: Sequence[Finding]) -> str:
-    top = sorted(findings, key=lambda f: -f.score)[:MAX_SEALED_FINDINGS]
-    return json.dumps([[f.detector, f.code, round(f.score, 4)] for f in top], separators=(",", ":"))
+        return QuarantineEntry.from_stored(chunk, self.keyring())
 
 
 def _hit(chunk: StoredChunk, prov: Provenance) -> Hit:

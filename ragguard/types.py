@@ -274,6 +274,25 @@ class SearchResult:
     hits: tuple[Hit, ...]
     dropped: tuple[Drop, ...]
 
+    def to_dict(self, query: str) -> dict[str, Any]:
+        """JSON form printed by ``search --json`` and returned by ``POST /v1/search``."""
+        return {
+            "query": query,
+            "hits": [
+                {
+                    "id": h.id,
+                    "text": h.text,
+                    "source": h.source,
+                    "doc_id": h.doc_id,
+                    "chunk_index": h.chunk_index,
+                    "distance": round(h.distance, 6),
+                    "metadata": dict(h.metadata),
+                }
+                for h in self.hits
+            ],
+            "dropped": [{"id": d.id, "reason": d.reason.value} for d in self.dropped],
+        }
+
     def drop_counts(self) -> dict[str, int]:
         """Number of drops by reason."""
         counts: dict[str, int] = {}

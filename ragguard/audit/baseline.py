@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragguard._io import atomic_write_text
 from ragguard.audit.results import AuditFinding, DetectorInfo, FindingStatus
 from ragguard.detectors.base import Detector
 from ragguard.errors import InputError
@@ -166,18 +165,7 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
 
     A crash mid-write leaves the old baseline intact, never a truncated one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(baseline.to_dict(), indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(baseline.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 
 def entries_from(findings: Iterable[AuditFinding]) -> tuple[BaselineEntry, ...]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ragguard.audit.results import MovedChunk
 from ragguard.provenance.canonical import canonical_bytes, embedding_digest, text_digest
-from ragguard.provenance.seal import seal, split_metadata, verify
+from ragguard.provenance.seal import encode_findings, seal, split_metadata, verify
 from ragguard.stores.base import Collection
 from ragguard.types import Action, StoredChunk, Verdict
 
@@ -102,14 +102,12 @@ def _target(guard: Guard, chunk: StoredChunk, plan: MovePlan) -> tuple[str, dict
         keyring = guard.keyring()
         prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
         if reason is None and prov is not None:
-            from ragguard.guard import _compact_findings  # the sealed findings format is the guard's
-
             v = plan.verdict
             requarantined = dataclasses.replace(
                 prov,
                 action=Action.QUARANTINE,
                 score=round(v.score, 6),
-                findings=_compact_findings(v.findings),
+                findings=encode_findings(v.findings),
                 policy_version=guard.policy.version,
                 review="",
             )

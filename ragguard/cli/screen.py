@@ -138,22 +138,7 @@ def search(
                 "(wrong RAGGUARD_SIGNING_KEY or key file?)"
             )
         if as_json:
-            payload = {
-                "query": query,
-                "hits": [
-                    {
-                        "id": h.id,
-                        "text": h.text,
-                        "source": h.source,
-                        "doc_id": h.doc_id,
-                        "chunk_index": h.chunk_index,
-                        "distance": round(h.distance, 6),
-                        "metadata": dict(h.metadata),
-                    }
-                    for h in result.hits
-                ],
-                "dropped": [{"id": d.id, "reason": d.reason.value} for d in result.dropped],
-            }
+            payload = result.to_dict(query)
             sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
             return
         table = Table("#", "distance", "source", "text", show_lines=False)

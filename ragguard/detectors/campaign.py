@@ -76,7 +76,7 @@ class CampaignDetector:
         min_members: int = 2,
         k: int = 10,
         corroboration: float = 0.92,
-        copy_overlap: float = 0.65,
+        copy_overlap: float = 0.55,
     ) -> None:
         self.similarity = similarity
         self.min_members = min_members

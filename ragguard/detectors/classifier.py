@@ -37,10 +37,12 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_WEIGHTS = DATA_DIR / "classifier.npz"
 MIN_SCORE = 0.2  # findings weaker than this are noise
-#: Score at the calibrated threshold. Below the 0.5 quarantine line on purpose:
-#: at 1-2% false positives per kind of text, the head corroborates other cues,
-#: and decides alone only well past its threshold (p >= t + (1 - t) / 5).
+#: Score at the calibrated threshold, and at p = 1. Below the 0.5 quarantine
+#: line at the threshold on purpose: at 1-2% false positives per kind of text
+#: the head corroborates other cues, and decides alone only past the midpoint
+#: between its threshold and certainty.
 AT_THRESHOLD = 0.4
+AT_ONE = 0.6
 
 _WHY = {
     "injection": "its embedding is close to instructions aimed at an AI model (learned from labelled injections)",
@@ -64,11 +66,11 @@ class Head:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def score(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Calibrated score: ``AT_THRESHOLD`` at ``threshold``, rising linearly to 0.9 at p = 1."""
+        """Calibrated score: ``AT_THRESHOLD`` at ``threshold``, rising linearly to ``AT_ONE`` at p = 1."""
         p = self.probability(x)
         t = min(max(self.threshold, 1e-6), 1 - 1e-6)
         low = AT_THRESHOLD * (p / t) ** 2
-        high = AT_THRESHOLD + (0.9 - AT_THRESHOLD) * (p - t) / (1 - t)
+        high = AT_THRESHOLD + (AT_ONE - AT_THRESHOLD) * (p - t) / (1 - t)
         return np.where(p < t, low, high)
 
 
@@ -149,7 +151,7 @@ class EmbeddingClassifier:
                         Finding(
                             detector=self.name,
                             code=_CODES.get(head.name, "RG-ML-900"),
-                            score=round(float(min(s, 0.95)), 4),
+                            score=round(float(s), 4),
                             explanation=f"The {head.name} classifier scores this chunk {float(s):.2f}: "
                             f"{_WHY.get(head.name, 'learned from labelled data')}.",
                         )

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,6 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ragguard._io import atomic_write_text
 from ragguard.errors import SigningKeyError
 from ragguard.provenance.signers import (
     Algorithm,
@@ -193,18 +192,7 @@ class Keyring:
 
     def save(self, path: Path) -> None:
         """Write atomically with mode 0600 (the file never exists with a wider mode)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".keyring-", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_json(), fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2), mode=0o600)
 
     @classmethod
     def load(cls, path: Path) -> Keyring:

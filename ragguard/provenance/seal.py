@@ -8,14 +8,15 @@ caller metadata, or moving a seal onto another chunk id breaks it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy.typing as npt
 
 from ragguard.provenance.canonical import canonical_bytes, embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring
-from ragguard.types import Action, DropReason, MetadataValue, Provenance, TrustTier
+from ragguard.types import Action, DropReason, Finding, MetadataValue, Provenance, TrustTier
 
 PREFIX = "rg_"
 SIGNATURE_KEY = "rg_sig"
@@ -91,6 +92,20 @@ def from_metadata(metadata: Mapping[str, Any]) -> Provenance:
     return Provenance(**kwargs)
 
 
+def encode_findings(findings: Sequence[Finding], limit: int = 16) -> str:
+    """The sealed ``rg_findings`` form: compact JSON ``[[detector, code, score], ...]``, strongest first."""
+    top = sorted(findings, key=lambda f: -f.score)[:limit]
+    return json.dumps([[f.detector, f.code, round(f.score, 4)] for f in top], separators=(",", ":"))
+
+
+def decode_findings(text: object) -> tuple[tuple[str, str, float], ...]:
+    """Inverse of :func:`encode_findings`; ``()`` for anything unreadable (never raises)."""
+    try:
+        return tuple((str(d), str(c), float(s)) for d, c, s in json.loads(str(text)))
+    except (ValueError, TypeError):
+        return ()
+
+
 def signed_bytes(metadata: Mapping[str, Any]) -> bytes:
     """The canonical bytes a seal signs: every ``rg_`` field except the signature."""
     return canonical_bytes({k: v for k, v in metadata.items() if k.startswith(PREFIX) and k != SIGNATURE_KEY})
@@ -161,4 +176,13 @@ def verify(
     return prov, None
 
 
-__all__ = ["seal", "verify", "from_metadata", "to_metadata", "split_metadata", "signed_bytes"]
+__all__ = [
+    "decode_findings",
+    "encode_findings",
+    "from_metadata",
+    "seal",
+    "signed_bytes",
+    "split_metadata",
+    "to_metadata",
+    "verify",
+]

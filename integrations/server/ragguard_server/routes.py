@@ -168,24 +168,7 @@ async def search(body: SearchRequest, state: StateDep) -> SearchResponse:
         raise HTTPException(422, "the query is empty")
     result = await _or_empty(guard, lambda: guard.search(body.query, k=body.k), lambda: SearchResult((), ()))
     state.metrics.observe_search(result)
-    return SearchResponse.model_validate(
-        {
-            "query": body.query,
-            "hits": [
-                {
-                    "id": h.id,
-                    "text": h.text,
-                    "source": h.source,
-                    "doc_id": h.doc_id,
-                    "chunk_index": h.chunk_index,
-                    "distance": round(h.distance, 6),
-                    "metadata": dict(h.metadata),
-                }
-                for h in result.hits
-            ],
-            "dropped": [{"id": d.id, "reason": d.reason} for d in result.dropped],
-        }
-    )
+    return SearchResponse.model_validate(result.to_dict(body.query))
 
 
 @router.get("/quarantine", summary="List quarantined chunks")

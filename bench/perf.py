@@ -1,0 +1,175 @@
+"""Speed of the guard against the bare floor, measured in one process.
+
+    python bench/perf.py [--passages 2000] [--store-size 100000] [--queries 200] [--sections ingest,retrieval,audit]
+
+* **ingest**: the same real passages through ``Guard.ingest`` (all default
+  detectors) versus the bare floor: sentence-transformers encode + Chroma add,
+  same model, same batch size, fresh collections, rounds alternating; prints
+  the time ratio.
+* **retrieval**: filtered ``Guard.search`` versus a bare Chroma query (same
+  query vectors, same collection) for k = 5 and 10 on a store of
+  ``--store-size`` sealed chunks (synthetic unit vectors, real texts cycled);
+  prints p50 / p99 of both and the ratios. Query embedding is excluded from
+  both sides: it is the same model call.
+* **audit**: seal verification + content re-scan (``Guard.audit``) over the
+  same store; chunks/s and peak RSS.
+
+Numbers depend on the machine; compare ratios, which are measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import devdata  # noqa: E402
+
+from ragguard import Guard, Settings  # noqa: E402
+from ragguard.embedders import SentenceTransformerEmbedder  # noqa: E402
+from ragguard.provenance import Keyring  # noqa: E402
+from ragguard.stores import ChromaStore  # noqa: E402
+
+
+def texts(n: int, data: Path) -> list[str]:
+    rows = devdata.load(data / "poisoning" / "reference.jsonl") + devdata.load(data / "poisoning" / "incoming.jsonl")
+    clean = [r.text for r in rows if r.label == 0]
+    return [clean[i % len(clean)] + ("" if i < len(clean) else f" ({i})") for i in range(n)]
+
+
+def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, rounds: int, batch: int) -> None:
+    import chromadb
+
+    print(f"\n### Ingest overhead ({len(docs)} passages, batch {batch}, {rounds} alternating rounds)\n")
+    emb.embed(docs[:8])  # load the model outside the timings
+    t_bare: list[float] = []
+    t_guard: list[float] = []
+    for r in range(rounds):
+        client = chromadb.PersistentClient(path=str(tmp / f"bare{r}"))
+        col = client.get_or_create_collection("bare", embedding_function=None, configuration={"hnsw": {"space": "ip"}})
+        t = time.perf_counter()
+        for s in range(0, len(docs), batch):
+            part = docs[s : s + batch]
+            col.add(ids=[f"{r}-{s + i}" for i in range(len(part))], embeddings=emb.embed(part), documents=part)
+        t_bare.append(time.perf_counter() - t)
+        guard = Guard(
+            ChromaStore(path=tmp / f"guard{r}"), emb, settings=Settings(batch_size=batch), keyring=Keyring.generate()
+        )
+        t = time.perf_counter()
+        guard.ingest([{"id": str(i), "text": d} for i, d in enumerate(docs)], source="https://bench.example/", trust="untrusted")
+        t_guard.append(time.perf_counter() - t)
+    b, g = float(np.median(t_bare)), float(np.median(t_guard))
+    print("| | seconds (median) | passages/s |")
+    print("|---|---:|---:|")
+    print(f"| bare: encode + Chroma add | {b:.1f} | {len(docs) / b:.1f} |")
+    print(f"| Guard.ingest, default detectors | {g:.1f} | {len(docs) / g:.1f} |")
+    print(f"\ningest overhead ratio (guard / bare): **{g / b:.3f}**")
+
+
+class TableEmbedder:
+    """Synthetic unit vectors by text, for building large stores without the model."""
+
+    model_id = "bench/synthetic-384"
+    weights_digest = "0" * 64
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def embed(self, batch: list[str]) -> np.ndarray:
+        v = self.rng.normal(size=(len(batch), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def build_store(path: Path, size: int, docs: list[str]) -> Guard:
+    guard = Guard(
+        ChromaStore(path=path), TableEmbedder(), settings=Settings(batch_size=5000), keyring=Keyring.generate(), detectors=[]
+    )
+    t = time.perf_counter()
+    recs = [{"id": str(i), "text": f"{docs[i % len(docs)]} [{i}]"} for i in range(size)]
+    guard.ingest(recs, source="https://bench.example/", trust="trusted")
+    print(f"(built a {size}-chunk sealed store in {time.perf_counter() - t:.0f}s)")
+    return guard
+
+
+def bench_retrieval(guard: Guard, queries: int) -> None:
+    served, _ = guard.collections()
+    native: Any = served.native  # type: ignore[attr-defined]
+    rng = np.random.default_rng(1)
+    qv = rng.normal(size=(queries, 384)).astype(np.float32)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    flt = guard.retrieval_filter
+
+    def guarded(q: np.ndarray, k: int) -> int:
+        # Guard.search minus the query embedding (identical on both sides).
+        n = max(2 * k, k + 10)
+        kept, _ = flt.apply(served.query(q[None, :], n)[0])
+        return len(kept[:k])
+
+    def bare(q: np.ndarray, k: int) -> int:
+        res = native.query(query_embeddings=q[None, :], n_results=k, include=["documents", "metadatas", "distances"])
+        return len(res["ids"][0])
+
+    print(f"\n### Retrieval overhead ({served.count()} chunks, {queries} queries, alternating)\n")
+    print("| k | bare p50 ms | bare p99 ms | guarded p50 ms | guarded p99 ms | p50 ratio | p99 ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for k in (5, 10):
+        for q in qv[:10]:  # warm the index
+            bare(q, k), guarded(q, k)
+        tb, tg = [], []
+        for q in qv:
+            t = time.perf_counter()
+            bare(q, k)
+            tb.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            guarded(q, k)
+            tg.append(time.perf_counter() - t)
+        b50, b99, g50, g99 = (1000 * float(np.percentile(x, p)) for x, p in ((tb, 50), (tb, 99), (tg, 50), (tg, 99)))
+        print(f"| {k} | {b50:.2f} | {b99:.2f} | {g50:.2f} | {g99:.2f} | **{g50 / b50:.2f}** | {g99 / b99:.2f} |")
+
+
+def bench_audit(guard: Guard) -> None:
+    n = guard.collections()[0].count()
+    t = time.perf_counter()
+    report = guard.audit()
+    dt = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n### Audit ({n} chunks: seals + re-scan with the default text detectors)\n")
+    print(f"{n / dt:.0f} chunks/s; process peak RSS {peak_mb:.0f} MB; {report.summary()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="ragguard speed against the bare floor")
+    ap.add_argument("--data", type=Path, default=devdata.DEFAULT_DATA)
+    ap.add_argument("--passages", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--store-size", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sections", default="ingest,retrieval,audit")
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        docs = texts(args.passages, args.data)
+        if "ingest" in sections:
+            bench_ingest(SentenceTransformerEmbedder(batch_size=32), docs, tmp, args.rounds, args.batch)
+        if sections & {"retrieval", "audit"}:
+            guard = build_store(tmp / "big", args.store_size, docs)
+            if "retrieval" in sections:
+                bench_retrieval(guard, args.queries)
+            if "audit" in sections:
+                from ragguard.detectors.registry import create
+
+                guard._detectors = [create(n) for n in ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")]
+                bench_audit(guard)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Small file helpers shared by modules that must never leave a half-written file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_text(path: Path, data: str, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsynced, renamed.
+
+    A crash mid-write leaves the old file intact, never a truncated one. With
+    ``mode``, the temp file gets it before any byte is written (so a key file
+    never exists with a wider mode).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
