@@ -92,7 +92,8 @@ class FoldClassifier:
             for i in test_idx:
                 self.fold_of[rows[i].id] = k
             sub = {n: (y[train_idx], m[train_idx]) for n, (y, m) in labels.items()}
-            clf, _ = train(x[train_idx], sub, list(groups[train_idx]))
+            kinds = [rows[i].family for i in train_idx]
+            clf, _ = train(x[train_idx], sub, list(groups[train_idx]), kinds=kinds)
             clf.info_ = {"embedder": SentenceTransformerEmbedder().model_id}
             self.models.append(clf)
 
@@ -157,6 +158,13 @@ def report(title: str, rows: Sequence[devdata.Row], verdicts: Sequence[RecordVer
     overall = {"recall": float(hit[pos].mean()) if pos.any() else float("nan"), "fpr": float(hit[~pos].mean())}
     print(f"| **all** | {len(rows)} | recall / FPR | {overall['recall']:.3f} / {overall['fpr']:.3f} | "
           f"{recall_at_fpr(score[pos], neg):.3f} |")
+    fp_codes: dict[str, int] = {}
+    for v, r in zip(verdicts, rows, strict=True):
+        if r.label == 0 and flagged(v):
+            for code in sorted({f.code for f in v.findings}):
+                fp_codes[code] = fp_codes.get(code, 0) + 1
+    if fp_codes:
+        print("\nfalse positives carry: " + ", ".join(f"{c} x{n}" for c, n in sorted(fp_codes.items())))
     return overall
 
 
@@ -219,8 +227,10 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = load_rows(args.data)
-    ref = [r for r in rows if r.id in {x.id for x in devdata.load(args.data / "poisoning" / "reference.jsonl")}]
-    inc = [r for r in rows if r.id in {x.id for x in devdata.load(args.data / "poisoning" / "incoming.jsonl")}]
+    ref_ids = {x.id for x in devdata.load(args.data / "poisoning" / "reference.jsonl")}
+    inc_ids = {x.id for x in devdata.load(args.data / "poisoning" / "incoming.jsonl")}
+    ref = [r for r in rows if r.id in ref_ids]
+    inc = [r for r in rows if r.id in inc_ids]
     inj = [r for r in rows if r.dataset.startswith("inj:")]
     emb_real = SentenceTransformerEmbedder()
     x = devdata.embed_cached([r.text for r in rows], emb_real, "dev")
@@ -230,7 +240,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        g = new_guard(tmp / "batch", emb, classifier, batch_size=100_000)
+        g = new_guard(tmp / "batch", emb, classifier, batch_size=5000)
         g.ingest(recs(ref), source=TRUSTED_SOURCE, trust="trusted")
         t = time.perf_counter()
         batch_v = g.scan(recs(inc), source=UNTRUSTED_SOURCE, trust="untrusted")

@@ -83,7 +83,7 @@ def main() -> None:
     emb = SentenceTransformerEmbedder()
     x = devdata.embed_cached([r.text for r in rows], emb, "dev")
     groups = [r.group for r in rows]
-    clf, oofs = train(x, labels, groups, c=args.c)
+    clf, oofs = train(x, labels, groups, kinds=[r.family for r in rows], c=args.c)
     assert clf.heads_ is not None
     metrics = {}
     fam = np.array([r.family for r in rows])
@@ -104,7 +104,10 @@ def main() -> None:
         "embedder_digest": emb.weights_digest,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": "sklearn LogisticRegression(C=%g, class_weight='balanced') per head" % args.c,
-        "calibration": "threshold = 99th percentile of out-of-fold P(attack) on clean rows (GroupKFold(5), groups = campaigns)",
+        "calibration": (
+            "threshold = the larger of the 99th percentile of out-of-fold P(attack) on all clean rows and "
+            "the 98th percentile on each clean family (GroupKFold(5), groups = campaigns)"
+        ),
         "data": [{"file": Path(f).name, "sha256": devdata.file_sha256(Path(f))} for f in files],
         "counts": {n: {"positives": int((y[m] == 1).sum()), "negatives": int((y[m] == 0).sum())} for n, (y, m) in labels.items()},
         "licences": LICENCES,
