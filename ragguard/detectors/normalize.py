@@ -405,6 +405,10 @@ def looks_like_text(s: str, min_len: int = 8) -> bool:
     return spaces >= 1 and (letters + spaces) / len(s) >= 0.75
 
 
+#: Decoded words from which encoded prose alone warrants review.
+ENCODED_PROSE_WORDS = 8
+ENCODED_PROSE_SCORE = 0.5
+
 _HIDING_RULES: dict[str, tuple[str, float, float, str]] = {
     # kind: (code, score when inside words / decodable, score otherwise, why)
     "tags": ("RG-OBF-001", 0.85, 0.4, "Unicode tag characters hide ASCII text that readers cannot see"),
@@ -450,10 +454,39 @@ class ObfuscationDetector(TextDetector):
     name = "obfuscation"
 
     def detect_text(self, text: str) -> list[Finding]:
-        """Findings for the hiding characters in ``text``."""
-        if not isinstance(text, str) or not text or text.isascii():
+        """Findings for the hiding characters in ``text``, and for prose hidden in an encoding."""
+        if not isinstance(text, str) or not text:
             return []
-        return hiding_findings(normalize(text).hidings, self.name)
+        out = [] if text.isascii() else hiding_findings(normalize(text).hidings, self.name)
+        out.extend(self._encoded_prose(text))
+        return out
+
+    def _encoded_prose(self, text: str) -> list[Finding]:
+        """Readable sentences stored base64- or hex-encoded: nobody writes a document that way.
+
+        Encoded binary (images, keys, hashes) does not decode to prose and is left
+        alone; a short encoded phrase (a tutorial's ``echo hello | base64``) is a
+        weak cue, a whole encoded sentence a strong one.
+        """
+        from ragguard.detectors.decoders import decoded_views  # decoders builds on this module
+
+        out: list[Finding] = []
+        for view in decoded_views(text):
+            if view.kind not in ("base64", "hex"):
+                continue
+            words = len(view.text.split())
+            span = view.offsets.to_original(0, len(view.text))
+            out.append(
+                Finding(
+                    self.name,
+                    "RG-OBF-007",
+                    ENCODED_PROSE_SCORE if words >= ENCODED_PROSE_WORDS else 0.2,
+                    f"A {view.kind} run decodes to {words} words of readable text: content hidden from readers "
+                    "and filters but not from a model asked to decode it.",
+                    span,
+                )
+            )
+        return out
 
 
 def collapse_whitespace(text: str) -> str:
