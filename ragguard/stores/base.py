@@ -42,8 +42,14 @@ class Collection(Protocol):
         """Read chunks by id (missing ids are skipped), with their vectors."""
         ...
 
-    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
-        """The ``n`` nearest chunks (cosine distance) for each query vector, with vectors."""
+    def query(
+        self, embeddings: npt.NDArray[np.float32], n: int, *, include_embeddings: bool = True
+    ) -> list[list[StoredChunk]]:
+        """The ``n`` nearest chunks (cosine distance) for each query vector.
+
+        Vectors come back unless ``include_embeddings`` is False (detectors that
+        only need neighbours' ids, distances and text skip the transfer).
+        """
         ...
 
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
@@ -107,7 +113,7 @@ class StoreView:
                 metadatas=[[] for _ in embeddings],
                 texts=[[] for _ in embeddings],
             )
-        rows = col.query(embeddings, n)
+        rows = col.query(embeddings, n, include_embeddings=False)
         return Neighbours(
             ids=[[c.id for c in row] for row in rows],
             distances=[[float(c.distance if c.distance is not None else 1.0) for c in row] for row in rows],

@@ -85,8 +85,10 @@ class ChromaCollection:
         return _rows(self._col.get(ids=list(ids), include=_INCLUDE_ALL))
 
     @_store_errors
-    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
-        """kNN through Chroma's HNSW index, with vectors and distances.
+    def query(
+        self, embeddings: npt.NDArray[np.float32], n: int, *, include_embeddings: bool = True
+    ) -> list[list[StoredChunk]]:
+        """kNN through Chroma's HNSW index, with distances (and vectors unless told not to).
 
         Queries go in groups of ``QUERY_BATCH``: Chroma resolves a query batch's
         results in one SQL statement and refuses one with too many variables.
@@ -94,12 +96,16 @@ class ChromaCollection:
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if n <= 0 or len(q) == 0:
             return [[] for _ in q]
+        include = [*(_INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]), "distances"]
         out: list[list[StoredChunk]] = []
         for start in range(0, len(q), QUERY_BATCH):
             part = q[start : start + QUERY_BATCH]
-            res = self._col.query(query_embeddings=part, n_results=n, include=[*_INCLUDE_ALL, "distances"])
+            res = self._col.query(query_embeddings=part, n_results=n, include=include)
             for i in range(len(part)):
-                row = {key: res[key][i] for key in ("ids", "documents", "metadatas", "embeddings")}
+                row = {
+                    key: (res[key][i] if res.get(key) is not None else None)
+                    for key in ("ids", "documents", "metadatas", "embeddings")
+                }
                 out.append(_rows(row, distances=res["distances"][i]))
         return out
 

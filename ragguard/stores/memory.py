@@ -47,7 +47,9 @@ class InMemoryCollection:
         """Chunks by id, skipping missing ones."""
         return [self._chunk(i) for i in ids if i in self._rows]
 
-    def query(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[StoredChunk]]:
+    def query(
+        self, embeddings: npt.NDArray[np.float32], n: int, *, include_embeddings: bool = True
+    ) -> list[list[StoredChunk]]:
         """Exact cosine kNN."""
         if not self._rows:
             return [[] for _ in embeddings]
@@ -60,7 +62,7 @@ class InMemoryCollection:
             qn = float(np.linalg.norm(q)) or 1.0
             dist = 1.0 - (mat @ q) / (norms * qn)
             order = np.argsort(dist, kind="stable")[:n]
-            out.append([self._chunk(ids[j], float(dist[j])) for j in order])
+            out.append([self._chunk(ids[j], float(dist[j]), with_embedding=include_embeddings) for j in order])
         return out
 
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
