@@ -63,7 +63,9 @@ def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, r
             ChromaStore(path=tmp / f"guard{r}"), emb, settings=Settings(batch_size=batch), keyring=Keyring.generate()
         )
         t = time.perf_counter()
-        guard.ingest([{"id": str(i), "text": d} for i, d in enumerate(docs)], source="https://bench.example/", trust="untrusted")
+        guard.ingest(
+            [{"id": str(i), "text": d} for i, d in enumerate(docs)], source="https://bench.example/", trust="untrusted"
+        )
         t_guard.append(time.perf_counter() - t)
     b, g = float(np.median(t_bare)), float(np.median(t_guard))
     print("| | seconds (median) | passages/s |")
@@ -87,9 +89,26 @@ class TableEmbedder:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+class FixedQueryEmbedder:
+    """Returns the vector it is given, so Guard.search and the bare query use the same one."""
+
+    model_id = TableEmbedder.model_id
+    weights_digest = TableEmbedder.weights_digest
+
+    def __init__(self) -> None:
+        self.vector = np.zeros(384, dtype=np.float32)
+
+    def embed(self, batch: list[str]) -> np.ndarray:
+        return np.repeat(self.vector[None, :], len(batch), axis=0)
+
+
 def build_store(path: Path, size: int, docs: list[str]) -> Guard:
     guard = Guard(
-        ChromaStore(path=path), TableEmbedder(), settings=Settings(batch_size=5000), keyring=Keyring.generate(), detectors=[]
+        ChromaStore(path=path),
+        TableEmbedder(),
+        settings=Settings(batch_size=5000),
+        keyring=Keyring.generate(),
+        detectors=[],
     )
     t = time.perf_counter()
     recs = [{"id": str(i), "text": f"{docs[i % len(docs)]} [{i}]"} for i in range(size)]
@@ -104,13 +123,13 @@ def bench_retrieval(guard: Guard, queries: int) -> None:
     rng = np.random.default_rng(1)
     qv = rng.normal(size=(queries, 384)).astype(np.float32)
     qv /= np.linalg.norm(qv, axis=1, keepdims=True)
-    flt = guard.retrieval_filter
+
+    fixed = FixedQueryEmbedder()
+    guard.embedder = fixed  # the query vector is given: embedding is the same model call on both sides
 
     def guarded(q: np.ndarray, k: int) -> int:
-        # Guard.search minus the query embedding (identical on both sides).
-        n = max(2 * k, k + 10)
-        kept, _ = flt.apply(served.query(q[None, :], n)[0])
-        return len(kept[:k])
+        fixed.vector = q
+        return len(guard.search("query", k=k).hits)
 
     def bare(q: np.ndarray, k: int) -> int:
         res = native.query(query_embeddings=q[None, :], n_results=k, include=["documents", "metadatas", "distances"])
@@ -167,8 +186,15 @@ def main() -> None:
             if "audit" in sections:
                 from ragguard.detectors.registry import create
 
-                guard._detectors = [create(n) for n in ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")]
-                bench_audit(guard)
+                text_detectors = ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")
+                auditor = Guard(
+                    guard.store,
+                    guard.embedder,
+                    settings=guard.settings,
+                    keyring=guard.keyring(),
+                    detectors=[create(n) for n in text_detectors],
+                )
+                bench_audit(auditor)
 
 
 if __name__ == "__main__":

@@ -364,8 +364,10 @@ class Guard:
     def search(self, query: str, k: int = 5) -> SearchResult:
         """The ``k`` nearest chunks that pass the retrieval filter.
 
-        Over-fetches and widens the window until ``k`` chunks pass or the
-        collection is exhausted, so filtering never comes back short.
+        Fetches a little more than ``k`` and widens the window (x4) until ``k``
+        chunks pass or the collection is exhausted, so filtering never comes
+        back short. A clean store needs one round; the first window is kept
+        small because every candidate's vector is read back to check its digest.
 
         Raises:
             StoreError: If the store does not exist.
@@ -376,18 +378,15 @@ class Guard:
         if not query.strip():
             raise ValueError("the query is empty")
         served, _ = self.collections(create=False)
-        total = served.count()
-        if total == 0:
-            return SearchResult((), ())
         flt = self.retrieval_filter
         qv = self.embedder.embed([query])
-        n = min(total, max(2 * k, k + 10))
+        n = k + max(2, k // 2)
         while True:
             rows = served.query(qv, n)[0]
             kept, dropped = flt.apply(rows)
-            if len(kept) >= k or n >= total:
+            if len(kept) >= k or len(rows) < n:  # enough, or the store has no more
                 break
-            n = min(total, n * 4)
+            n *= 4
         hits = tuple(_hit(chunk, prov) for chunk, prov in kept[:k])
         return SearchResult(hits, tuple(dropped))
 
