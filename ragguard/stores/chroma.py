@@ -193,7 +193,14 @@ class ChromaStore:
                 if not create and not (self.path / "chroma.sqlite3").exists():
                     raise StoreError(f"no ragguard store at {self.path} (run `ragguard ingest` to create one)")
                 self.path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+                try:
+                    self._client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+                except ValueError as exc:
+                    # chromadb keeps one client per path per process: if the application
+                    # (a LangChain Chroma, say) opened this path with other settings, share it.
+                    if "already exists" not in str(exc):
+                        raise
+                    self._client = chromadb.PersistentClient(path=str(self.path))
         except StoreError:
             raise
         except Exception as exc:  # chromadb raises many types; name the store, not internals
