@@ -47,7 +47,7 @@ from ragguard import Guard, Settings  # noqa: E402
 from ragguard.detectors.base import Detector, ScreeningBatch  # noqa: E402
 from ragguard.detectors.classifier import EmbeddingClassifier, train  # noqa: E402
 from ragguard.detectors.registry import DEFAULT_DETECTORS, create  # noqa: E402
-from ragguard.embedders import SentenceTransformerEmbedder  # noqa: E402
+from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
 from ragguard.stores import ChromaStore  # noqa: E402
 from ragguard.types import Action, Finding, RecordVerdict  # noqa: E402
@@ -94,7 +94,7 @@ class FoldClassifier:
             sub = {n: (y[train_idx], m[train_idx]) for n, (y, m) in labels.items()}
             kinds = [rows[i].family for i in train_idx]
             clf, _ = train(x[train_idx], sub, list(groups[train_idx]), kinds=kinds)
-            clf.info_ = {"embedder": SentenceTransformerEmbedder().model_id}
+            clf.info_ = {"embedder": DEFAULT_MODEL_ID}
             self.models.append(clf)
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
@@ -156,8 +156,10 @@ def report(title: str, rows: Sequence[devdata.Row], verdicts: Sequence[RecordVer
             print(f"| {f} | {m.sum()} | FPR | {hit[m].mean():.3f} | |")
     pos = lab == 1
     overall = {"recall": float(hit[pos].mean()) if pos.any() else float("nan"), "fpr": float(hit[~pos].mean())}
-    print(f"| **all** | {len(rows)} | recall / FPR | {overall['recall']:.3f} / {overall['fpr']:.3f} | "
-          f"{recall_at_fpr(score[pos], neg):.3f} |")
+    print(
+        f"| **all** | {len(rows)} | recall / FPR | {overall['recall']:.3f} / {overall['fpr']:.3f} | "
+        f"{recall_at_fpr(score[pos], neg):.3f} |"
+    )
     fp_codes: dict[str, int] = {}
     for v, r in zip(verdicts, rows, strict=True):
         if r.label == 0 and flagged(v):

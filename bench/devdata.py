@@ -33,7 +33,9 @@ def load(path: Path) -> list[Row]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             r = json.loads(line)
-            out.append(Row(r["id"], r["text"], int(r["label"]), r["family"], r.get("dataset", ""), r.get("group") or r["id"]))
+            out.append(
+                Row(r["id"], r["text"], int(r["label"]), r["family"], r.get("dataset", ""), r.get("group") or r["id"])
+            )
     return out
 
 

@@ -57,7 +57,9 @@ def load_rows(data: Path) -> list[devdata.Row]:
     rows: list[devdata.Row] = []
     for name, f in dev_files(data).items():
         for r in devdata.load(f):
-            rows.append(r if name != "injection" else devdata.Row(r.id, r.text, r.label, r.family, "inj:" + r.dataset, r.group))
+            rows.append(
+                r if name != "injection" else devdata.Row(r.id, r.text, r.label, r.family, "inj:" + r.dataset, r.group)
+            )
     return rows
 
 
@@ -103,13 +105,16 @@ def main() -> None:
         "embedder": emb.model_id,
         "embedder_digest": emb.weights_digest,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": "sklearn LogisticRegression(C=%g, class_weight='balanced') per head" % args.c,
+        "model": f"sklearn LogisticRegression(C={args.c:g}, class_weight='balanced') per head",
         "calibration": (
             "threshold = the larger of the 99th percentile of out-of-fold P(attack) on all clean rows and "
             "the 98th percentile on each clean family (GroupKFold(5), groups = campaigns)"
         ),
         "data": [{"file": Path(f).name, "sha256": devdata.file_sha256(Path(f))} for f in files],
-        "counts": {n: {"positives": int((y[m] == 1).sum()), "negatives": int((y[m] == 0).sum())} for n, (y, m) in labels.items()},
+        "counts": {
+            n: {"positives": int((y[m] == 1).sum()), "negatives": int((y[m] == 0).sum())}
+            for n, (y, m) in labels.items()
+        },
         "licences": LICENCES,
         "out_of_fold_metrics": metrics,
     }

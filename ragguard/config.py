@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -86,15 +85,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then environment, then the TOML file named by ``config``."""
-        import os
-
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _config_path(init_settings(), os.environ.get("RAGGUARD_CONFIG"))
-        if path is not None:
-            if not path.is_file():
-                raise ConfigurationError(f"config file {path} does not exist")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        return sources_with_toml(settings_cls, init_settings, env_settings, "config", "RAGGUARD_CONFIG")
 
     # -- source policy ----------------------------------------------------
     def source_rule(self, source: str) -> SourceRule | None:
@@ -134,6 +125,26 @@ class Settings(BaseSettings):
         return rule is not None and rule.trust is TrustTier.BLOCKED
 
 
-def _config_path(init: dict[str, Any], env: str | None) -> Path | None:
-    value = init.get("config") or env
-    return Path(value) if value else None
+def sources_with_toml(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    field: str,
+    env_var: str,
+    error: type[ConfigurationError] = ConfigurationError,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Settings sources: arguments, environment, then the TOML file named by ``field`` / ``env_var``.
+
+    Raises:
+        ConfigurationError: (or ``error``) If the named file does not exist.
+    """
+    import os
+
+    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+    raw = init_settings().get(field) or os.environ.get(env_var)
+    if raw:
+        path = Path(raw)
+        if not path.is_file():
+            raise error(f"config file {path} does not exist")
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+    return tuple(sources)

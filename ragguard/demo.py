@@ -101,7 +101,14 @@ def run(
         report = guard.ingest(kb, trust="trusted")
         served, _ = guard.collections()
         plain = _plain_collection(root / "unguarded")
-        _plain_add(plain, guard, [(f"kb-{r['id']}", r["text"], "clean") for r in kb])
+        # The same chunks and vectors, without seals or screening: read back, not re-embedded.
+        stored = served.page(0, len(kb) * 10)
+        plain.add(
+            ids=[c.id for c in stored],
+            documents=[c.text for c in stored],
+            embeddings=np.stack([c.embedding for c in stored]),
+            metadatas=[{"label": "clean"} for _ in stored],
+        )
         say(f"   guarded store: {report.stored} chunks sealed and served.")
 
         say("2. Attack: a PoisonedRAG campaign, 5 passages from an untrusted forum.")
@@ -121,14 +128,13 @@ def run(
         say("4. Attack: a chunk written straight into Chroma, around the guard.")
         vec = guard.embedder.embed([PLANTED_TEXT])
         served.native.add(ids=["planted-1"], documents=[PLANTED_TEXT], embeddings=vec)  # type: ignore[attr-defined]
-        _plain_add(plain, guard, [("planted-1", PLANTED_TEXT, "planted")])
+        _plain_add(plain, guard, [("planted-1", PLANTED_TEXT, "planted")], vec)
 
         say("5. Attack: a swapped vector, so an unrelated chunk ranks first for the question.")
         qvec = guard.embedder.embed([QUESTION])
-        victim = next(r for r in kb if "Mission" not in r["text"])
-        victim_id = next(c.id for c in served.page(0, 10_000) if c.text == victim["text"])
+        victim_id = next(c.id for c in stored if "Mission" not in c.text)
         served.native.update(ids=[victim_id], embeddings=qvec)  # type: ignore[attr-defined]
-        plain.update(ids=[f"kb-{victim['id']}"], embeddings=qvec, metadatas=[{"label": "swapped"}])
+        plain.update(ids=[victim_id], embeddings=qvec, metadatas=[{"label": "swapped"}])
 
         unguarded = _plain_query(plain, qvec, k)
         result = guard.search(QUESTION, k=k)
@@ -162,8 +168,9 @@ def _plain_collection(path: Path) -> Any:
     )
 
 
-def _plain_add(col: Any, guard: Guard, rows: list[tuple[str, str, str]]) -> None:
-    vecs = guard.embedder.embed([t for _, t, _ in rows])
+def _plain_add(col: Any, guard: Guard, rows: list[tuple[str, str, str]], vecs: np.ndarray | None = None) -> None:
+    if vecs is None:
+        vecs = guard.embedder.embed([t for _, t, _ in rows])
     col.add(
         ids=[i for i, _, _ in rows],
         documents=[t for _, t, _ in rows],

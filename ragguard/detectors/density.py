@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard.detectors.base import ScreeningBatch
-from ragguard.stores.base import StoreView
+from ragguard.stores.base import StoreView, iter_pages
 from ragguard.types import Finding, TrustTier
 
 MAX_SCORE = 0.3
@@ -66,12 +66,9 @@ class DensityOutlierDetector:
 
     def _calibrate_from_store(self, store: StoreView) -> None:
         vecs: list[npt.NDArray[np.float32]] = []
-        offset = 0
-        while len(vecs) < self.sample:
-            page = store.served.page(offset, 1000)
-            if not page:
+        for page in iter_pages(store.served, 1000):
+            if len(vecs) >= self.sample:
                 break
-            offset += len(page)
             vecs.extend(
                 np.asarray(c.embedding, dtype=np.float32)
                 for c in page

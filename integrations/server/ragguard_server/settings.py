@@ -17,7 +17,6 @@ in the core file.
 from __future__ import annotations
 
 import ipaddress
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,9 +26,9 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 from ragguard import ConfigurationError, Settings
+from ragguard.config import sources_with_toml
 
 #: Shortest API token accepted; shorter ones are guessable.
 MIN_TOKEN_CHARS = 16
@@ -110,14 +109,9 @@ class ServerSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then environment, then the TOML file named by ``server_config``."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        raw = init_settings().get("server_config") or os.environ.get("RAGGUARD_SERVER_CONFIG")
-        if raw:
-            path = Path(raw)
-            if not path.is_file():
-                raise ServerConfigError(f"server config file {path} does not exist")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+        return sources_with_toml(
+            settings_cls, init_settings, env_settings, "server_config", "RAGGUARD_SERVER_CONFIG", ServerConfigError
+        )
 
     @property
     def auth_enabled(self) -> bool:
