@@ -364,10 +364,12 @@ class Guard:
     def search(self, query: str, k: int = 5) -> SearchResult:
         """The ``k`` nearest chunks that pass the retrieval filter.
 
-        Fetches a little more than ``k`` and widens the window (x4) until ``k``
-        chunks pass or the collection is exhausted, so filtering never comes
-        back short. A clean store needs one round; the first window is kept
-        small because every candidate's vector is read back to check its digest.
+        Fetches ``k`` and widens the window (x4) until ``k`` chunks pass or the
+        collection is exhausted, so filtering never comes back short. A clean
+        store needs one round of exactly ``k``: every candidate's text, metadata
+        and vector are read back to check the seal, and each extra candidate
+        costs about as much as a result (measured in ``bench/perf.py``); a
+        store where chunks are dropped pays a second, wider round instead.
 
         Raises:
             StoreError: If the store does not exist.
@@ -380,7 +382,7 @@ class Guard:
         served, _ = self.collections(create=False)
         flt = self.retrieval_filter
         qv = self.embedder.embed([query])
-        n = k + max(2, k // 2)
+        n = k
         while True:
             rows = served.query(qv, n)[0]
             kept, dropped = flt.apply(rows)
@@ -421,6 +423,7 @@ class Guard:
         quarantine: bool = False,
         progress: Progress | None = None,
         map_sample: int = 0,
+        workers: int | None = 1,
     ) -> AuditReport:
         """Re-audit the whole store (see :func:`ragguard.audit.run_audit`).
 
@@ -438,6 +441,8 @@ class Guard:
             quarantine: Move offenders to the quarantine collection.
             progress: Called with (chunks read, chunks total) after each page.
             map_sample: Size of the random sample for the report's embedding map (0: no map).
+            workers: Processes for the text re-scan (1: in this process; ``None``: one
+                per CPU, up to 8, when the store holds 20,000 chunks or more).
 
         Raises:
             StoreError: If the store does not exist.
@@ -454,6 +459,7 @@ class Guard:
             quarantine=quarantine,
             progress=progress,
             map_sample=map_sample,
+            workers=workers,
         )
 
     def adopt(

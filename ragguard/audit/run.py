@@ -7,6 +7,7 @@ grows is the list of offenders (and the bounded map sample).
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ import numpy.typing as npt
 from ragguard.audit import baseline as bl
 from ragguard.audit import moves
 from ragguard.audit.embedmap import MapSampler
+from ragguard.audit.parallel import PendingScan, TextScanPool, auto_workers, split_detectors
 from ragguard.audit.results import (
     WITHHELD_REASONS,
     AuditCounts,
@@ -33,7 +35,7 @@ from ragguard.detectors.base import ScreeningBatch
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import split_metadata, verify
 from ragguard.stores.base import Collection, StoreView, iter_pages
-from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, Verdict
+from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
@@ -73,11 +75,32 @@ class _State:
         self.counts[key] = self.counts.get(key, 0) + n
 
 
+@dataclass
+class _Page:
+    """A verified page whose text scan may still be running."""
+
+    ok: list[tuple[StoredChunk, Provenance]]
+    tiers: list[TrustTier]
+    vectors: npt.NDArray[np.float32]
+    others: dict[int, list[list[Finding]]]  # findings of the store/vector detectors, by id(detector)
+    text: PendingScan
+
+
 class _Auditor:
     def __init__(
-        self, guard: Guard, served: Collection, quarantine: Collection, *, reembed: bool, sampler: MapSampler | None
+        self,
+        guard: Guard,
+        served: Collection,
+        quarantine: Collection,
+        *,
+        reembed: bool,
+        sampler: MapSampler | None,
+        pool: TextScanPool,
     ) -> None:
         self.guard = guard
+        self.pool = pool
+        self.other_detectors = [d for d in guard.detectors if id(d) not in {id(t) for t in pool.detectors}]
+        self.pending: deque[_Page] = deque()
         self.served = served
         self.quarantine = quarantine
         self.reembed = reembed
@@ -154,8 +177,13 @@ class _Auditor:
         return True
 
     def _scan(self, ok: list[tuple[StoredChunk, Provenance]], vectors: npt.NDArray[np.float32]) -> None:
-        """Today's detectors and policy on verified chunks, reading the same vectors."""
-        settings, policy = self.guard.settings, self.guard.policy
+        """Start today's detectors on verified chunks; the policy runs when the text scan is back.
+
+        Detectors that read the store or the vectors run now, in this process;
+        text detectors run in the scan pool (worker processes on big stores)
+        while the walk reads and verifies the next page.
+        """
+        settings = self.guard.settings
         chunks = []
         tiers = []
         for c, p in ok:
@@ -163,16 +191,29 @@ class _Auditor:
             chunks.append(Chunk(c.id, c.text, p.source, p.doc_id, p.chunk_index, user))
             # Sealed trust, lowered (never raised) by today's configuration.
             tiers.append(settings.trust_for(p.source, p.trust))
+        text_scan = self.pool.submit([c.text for c in chunks])
         batch = ScreeningBatch(chunks, vectors, tiers, store=self.view, embedder=self.model_id)
-        per_chunk: list[list[Finding]] = [[] for _ in chunks]
-        for det in self.guard.detectors:
-            for i, found in enumerate(det.detect(batch)):
-                per_chunk[i].extend(found)
+        others = {id(d): d.detect(batch) for d in self.other_detectors}
+        self.pending.append(_Page(ok, tiers, vectors, others, text_scan))
         self.s.add("verified", len(ok))
-        for (c, p), tier, found, vec in zip(ok, tiers, per_chunk, vectors, strict=True):
+        # Bounded look-ahead: memory stays one page per worker, whatever the store's size.
+        while self.pending and (len(self.pending) > self.pool.workers or self.pending[0].text.done()):
+            self._decide(self.pending.popleft())
+
+    def drain(self) -> None:
+        """Decide every page still waiting for its text scan."""
+        while self.pending:
+            self._decide(self.pending.popleft())
+
+    def _decide(self, page: _Page) -> None:
+        results = dict(page.others)
+        results.update(zip((id(d) for d in self.pool.detectors), page.text.result(), strict=True))
+        policy, settings = self.guard.policy, self.guard.settings
+        for i, ((c, p), tier, vec) in enumerate(zip(page.ok, page.tiers, page.vectors, strict=True)):
+            # In the guard's detector order, as ingest combines them.
+            found = [f for d in self.guard.detectors for f in results[id(d)][i]]
             override = settings.thresholds_for(p.source, policy.thresholds(tier))
-            verdict = policy.decide(c.id, found, tier, override)
-            self._judge(c, p, verdict, vec)
+            self._judge(c, p, policy.decide(c.id, found, tier, override), vec)
 
     def _judge(self, chunk: StoredChunk, prov: Provenance, verdict: Verdict, vec: npt.NDArray[np.float32]) -> None:
         if verdict.action is Action.ALLOW:
@@ -251,6 +292,7 @@ def run_audit(
     progress: Progress | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     map_sample: int = 0,
+    workers: int | None = 1,
 ) -> AuditReport:
     """Re-audit the guard's store. See :meth:`ragguard.Guard.audit` for the arguments.
 
@@ -264,6 +306,8 @@ def run_audit(
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1 (or None for one per CPU on big stores), got {workers}")
     if update_baseline and baseline is None:
         raise ValueError("update_baseline needs a baseline file")
     started = _now()
@@ -273,17 +317,22 @@ def run_audit(
         guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
     sampler = MapSampler(map_sample) if map_sample > 0 else None
-    auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler)
     total = served.count() + quarantined.count()
-    done = 0
-    for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
-        for page in iter_pages(col, page_size):
-            done += len(page)
-            mine = [c for c in page if in_shard(c.id, shard)]
-            if mine:
-                handle(mine)
-            if progress is not None:
-                progress(done, max(total, done))
+    if workers is None:
+        workers = auto_workers(total if shard is None else total // shard[1])
+    text_detectors, _ = split_detectors(guard.detectors)
+    with TextScanPool(text_detectors, workers) as pool:
+        auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool)
+        done = 0
+        for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
+            for page in iter_pages(col, page_size):
+                done += len(page)
+                mine = [c for c in page if in_shard(c.id, shard)]
+                if mine:
+                    handle(mine)
+                if progress is not None:
+                    progress(done, max(total, done))
+            auditor.drain()
     s = auditor.s
     moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
     scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None

@@ -81,6 +81,14 @@ def audit(
     shard: Annotated[
         str | None, typer.Option("--shard", help="Audit shard I/N only (chunk ids hash to I mod N).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Processes for the text re-scan; 0 (default): one per CPU (up to 8) on stores of 20,000+ chunks.",
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -110,6 +118,7 @@ def audit(
                 quarantine=quarantine,
                 progress=p,
                 map_sample=DEFAULT_SAMPLE if report is not None else 0,
+                workers=workers or None,
             ),
         )
         if report is not None:

@@ -116,8 +116,12 @@ class CampaignDetector:
         self, batch: ScreeningBatch, ids: list[str], texts: list[str], vecs: np.ndarray, evidence: list[_Evidence]
     ) -> None:
         assert batch.store is not None
+        # Only neighbours at least this close can count (a member needs ``similarity``,
+        # a trusted passage explains the cluster only from ``corroboration``), so the
+        # store reads text and metadata for those alone.
+        close = min(self.similarity, self.corroboration)
         for quarantined in (False, True):
-            nb = batch.store.nearest(vecs, self.k, quarantined=quarantined)
+            nb = batch.store.nearest(vecs, self.k, quarantined=quarantined, min_similarity=close)
             for j, ev in enumerate(evidence):
                 for nid, dist, meta, text in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], nb.texts[j], strict=True):
                     if nid == ids[j]:
@@ -144,6 +148,9 @@ class CampaignDetector:
             score = min(0.45, 0.35 + 0.05 * (members - self.min_members))
         else:
             score = 0.25
+        # Trusted neighbours are only read from this close on (see _from_store).
+        floor = min(self.similarity, self.corroboration)
+        trusted = f"{ev.best_trusted:.2f}" if ev.best_trusted >= floor else f"none at {floor:.2f} or more"
         where = []
         if ev.batch:
             where.append(f"{len(ev.batch)} in this batch")
@@ -158,6 +165,6 @@ class CampaignDetector:
             explanation=(
                 f"{members} other untrusted passage(s) ({', '.join(where)}) are paraphrases "
                 f"(cosine >= {self.similarity:.2f}, closest {ev.best_member:.2f}) and no trusted passage is as "
-                f"close ({ev.best_trusted:.2f}): the shape of a coordinated poisoning campaign."
+                f"close ({trusted}): the shape of a coordinated poisoning campaign."
             ),
         )

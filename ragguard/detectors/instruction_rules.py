@@ -170,7 +170,7 @@ CORE_RULES: tuple[Rule, ...] = (
         0.8,
         "German: tells the model to ignore or forget its instructions",
         anchors=(
-            _any("ignorier|vergiss|vergessen|missacht|übergeh|anweisung|instruktion|befehl|ausführung|information"),
+            _any("ignorier|vergiss|vergessen|missacht|übergeh|hinter sich"),
         ),
     ),
     Rule(

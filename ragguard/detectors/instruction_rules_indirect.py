@@ -125,11 +125,18 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         rf"analy[sz]ing|scanning|crawling|indexing|retrieving)\s+(?:this|these)\b",
         0.7,
         "addresses an AI that reads this document",
-        anchors=(_A_AI,),
+        # Each alternative also needs its lead word: "you", a note-like noun, or a reading verb.
+        anchors=(
+            _A_AI,
+            _any(
+                "you|note|message|instruction|reminder|attention|important|memo|reading|processing|summari|parsing|"
+                "analy|scanning|crawling|indexing|retrieving"
+            ),
+        ),
     ),
     Rule(
         "RG-INS-081",
-        rf"(?:^|(?<=[.!?\n]))[ \t]*(?:(?:hey|hi|hello|hallo|dear|ok|okay|attention)[ \t]*,?[ \t]*)?"
+        rf"(?<![^.!?\n])[ \t]*(?:(?:hey|hi|hello|hallo|dear|ok|okay|attention)[ \t]*,?[ \t]*)?"
         rf"{_AI}[ \t]*[,:!][ \t]+"
         rf"(?-i:[A-Za-z])"
         rf"|\b(?:hey|hi|hello|hallo|dear)\s+(?:gpt|chatgpt|ai|assistant|bot|claude|model|llm)\b",

@@ -27,6 +27,41 @@ _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
 # Every anchor substring once, and each rule's anchor groups as frozensets, so a
 # text is searched for each keyword once and rules check set intersections.
 _ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
+
+
+def _trie_pattern(words: tuple[str, ...]) -> str:
+    """One regex matching the longest of ``words`` that starts at a position (a trie, so it branches once per char)."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:  # type: ignore[type-arg]
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
+# All anchors in one pass: at each position the longest anchor starting there;
+# every anchor inside it is present too (the containment closure), which makes
+# the result equal to testing each anchor with ``in``.
+_ANCHOR_RX = re.compile(f"(?=({_trie_pattern(_ALL_ANCHORS)}))")
+_CONTAINED: dict[str, frozenset[str]] = {a: frozenset(b for b in _ALL_ANCHORS if b in a) for a in _ALL_ANCHORS}
+
+
+def present_anchors(key: str) -> frozenset[str]:
+    """The anchors that occur in ``key`` (a :func:`match_key` string)."""
+    found: set[str] = set()
+    for m in _ANCHOR_RX.finditer(key):
+        found |= _CONTAINED[m.group(1)]
+    return frozenset(found)
+
 _ANCHOR_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(g) for g in r.anchors) for r, _ in _COMPILED
 )
@@ -68,8 +103,7 @@ def scan_view(view: View) -> list[RuleMatch]:
     """
     out: list[RuleMatch] = []
     text = view.text
-    key = match_key(text)
-    present = frozenset(a for a in _ALL_ANCHORS if a in key)
+    present = present_anchors(match_key(text))
     for (rule, rx), groups in zip(_COMPILED, _ANCHOR_SETS, strict=True):
         if groups and not all(not present.isdisjoint(g) for g in groups):
             continue

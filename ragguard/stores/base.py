@@ -52,6 +52,14 @@ class Collection(Protocol):
         """
         ...
 
+    def nearest_ids(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[tuple[str, float]]]:
+        """The ``n`` nearest ``(id, cosine distance)`` pairs per query vector, nothing else.
+
+        The cheap form of :meth:`query` for screening: most neighbours are too far
+        to matter, and reading their text and metadata costs more than the search.
+        """
+        ...
+
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
         """A page of chunks in a stable order, for streaming audits."""
         ...
@@ -102,8 +110,24 @@ class StoreView:
         self.served = served
         self.quarantine = quarantine
 
-    def nearest(self, embeddings: npt.NDArray[np.float32], k: int, *, quarantined: bool = False) -> Neighbours:
-        """The ``k`` nearest stored chunks to each vector (served, or quarantined)."""
+    def nearest(
+        self,
+        embeddings: npt.NDArray[np.float32],
+        k: int,
+        *,
+        quarantined: bool = False,
+        min_similarity: float | None = None,
+    ) -> Neighbours:
+        """The ``k`` nearest stored chunks to each vector (served, or quarantined).
+
+        Args:
+            embeddings: Query vectors, one per row.
+            k: Neighbours searched per vector.
+            quarantined: Search the quarantine collection instead of the served one.
+            min_similarity: Keep only neighbours at least this cosine-similar; their
+                text and metadata are then read for those alone (one batched read),
+                which is far cheaper than reading all ``k`` per vector.
+        """
         col = self.quarantine if quarantined else self.served
         n = min(k, col.count()) if col is not None else 0
         if n <= 0 or col is None or len(embeddings) == 0:
@@ -113,6 +137,8 @@ class StoreView:
                 metadatas=[[] for _ in embeddings],
                 texts=[[] for _ in embeddings],
             )
+        if min_similarity is not None:
+            return _close(col, col.nearest_ids(embeddings, n), min_similarity)
         rows = col.query(embeddings, n, include_embeddings=False)
         return Neighbours(
             ids=[[c.id for c in row] for row in rows],
@@ -120,6 +146,21 @@ class StoreView:
             metadatas=[[c.metadata for c in row] for row in rows],
             texts=[[c.text for c in row] for row in rows],
         )
+
+
+def _close(col: Collection, pairs: list[list[tuple[str, float]]], min_similarity: float) -> Neighbours:
+    """Neighbours at least ``min_similarity`` close, with their text and metadata read in one go."""
+    kept = [[(i, d) for i, d in row if 1.0 - d >= min_similarity] for row in pairs]
+    wanted = sorted({i for row in kept for i, _ in row})
+    found = {c.id: c for c in col.get(wanted)} if wanted else {}
+    # A neighbour deleted between the search and the read is simply gone.
+    kept = [[(i, d) for i, d in row if i in found] for row in kept]
+    return Neighbours(
+        ids=[[i for i, _ in row] for row in kept],
+        distances=[[d for _, d in row] for row in kept],
+        metadatas=[[found[i].metadata for i, _ in row] for row in kept],
+        texts=[[found[i].text for i, _ in row] for row in kept],
+    )
 
 
 def iter_pages(

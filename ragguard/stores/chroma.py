@@ -110,6 +110,22 @@ class ChromaCollection:
         return out
 
     @_store_errors
+    def nearest_ids(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[tuple[str, float]]]:
+        """kNN through Chroma's HNSW index: ids and distances only (no SQL read of documents or metadata)."""
+        q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        if n <= 0 or len(q) == 0:
+            return [[] for _ in q]
+        out: list[list[tuple[str, float]]] = []
+        for start in range(0, len(q), QUERY_BATCH):
+            res = self._col.query(query_embeddings=q[start : start + QUERY_BATCH], n_results=n, include=["distances"])
+            dists = res["distances"] or []
+            out.extend(
+                [(str(i), float(d)) for i, d in zip(ids, ds, strict=True)]
+                for ids, ds in zip(res["ids"], dists, strict=True)
+            )
+        return out
+
+    @_store_errors
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
         """A page of chunks in Chroma's stable internal order."""
         include = _INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]

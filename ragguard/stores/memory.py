@@ -65,6 +65,13 @@ class InMemoryCollection:
             out.append([self._chunk(ids[j], float(dist[j]), with_embedding=include_embeddings) for j in order])
         return out
 
+    def nearest_ids(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[tuple[str, float]]]:
+        """Exact cosine kNN, ids and distances only."""
+        return [
+            [(c.id, float(c.distance or 0.0)) for c in row]
+            for row in self.query(embeddings, n, include_embeddings=False)
+        ]
+
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Chunks ``[offset, offset + limit)`` in insertion order."""
         ids = list(self._rows)[offset : offset + limit]

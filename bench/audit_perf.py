@@ -1,0 +1,198 @@
+"""Audit throughput and memory at several store sizes, each measured in a fresh process.
+
+    python bench/audit_perf.py [--sizes 10000,100000] [--workers 0] [--reembed-passages 1000]
+
+For each size, a sealed Chroma store is built once (synthetic unit vectors,
+real dev-set texts cycled; cached under ``bench/.cache/stores``) and then each
+measurement runs in its own child process, so the peak RSS printed is the
+audit's own, not the store build's:
+
+* **bare read**: every page of the served collection with documents,
+  metadatas and vectors, straight from chromadb: the floor any audit pays;
+* **seals + text re-scan**: ``Guard.audit`` with the default text detectors
+  (instructions, hidden, obfuscation, query_targeting, token_artifacts), in
+  process (``workers=1``) and with the text re-scan in worker processes;
+* **embedding-space re-scan**: ``Guard.audit`` with only the detectors that
+  read vectors and the store (campaign: batched kNN through Chroma's index per
+  page; classifier: the logistic heads), to print their chunks/s separately.
+
+``--reembed-passages N`` also builds a store of N real passages embedded with
+all-MiniLM-L6-v2 and compares ``audit(reembed=True)`` (all default detectors)
+with the bare encoder's throughput on the same texts, in one process.
+
+Ratios are what transfers between machines; absolute numbers are this machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import devdata  # noqa: E402
+from perf import texts  # noqa: E402
+
+from ragguard import Guard, Settings  # noqa: E402
+from ragguard.detectors.registry import create  # noqa: E402
+from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
+from ragguard.provenance import Keyring  # noqa: E402
+from ragguard.stores import ChromaStore  # noqa: E402
+
+STORES = devdata.CACHE / "stores"
+TEXT_DETECTORS = ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")
+EMBEDDING_DETECTORS = ("campaign", "classifier")
+
+
+class SyntheticEmbedder:
+    """Random unit vectors under the default model's id, so the classifier runs as it would in production."""
+
+    model_id = DEFAULT_MODEL_ID
+    weights_digest = "0" * 64
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def embed(self, batch: list[str]) -> np.ndarray:
+        v = self.rng.normal(size=(len(batch), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def store_path(size: int) -> Path:
+    return STORES / f"synthetic-{size}"
+
+
+def build(size: int, data: Path) -> Path:
+    """Build (once) a sealed store of ``size`` chunks; the key is kept beside it."""
+    path = store_path(size)
+    if (path / "done").exists():
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    keyring = Keyring.generate()
+    keyring.save(path / "bench-key.json")
+    guard = Guard(
+        ChromaStore(path=path / "chroma"), SyntheticEmbedder(), settings=Settings(batch_size=5000),
+        keyring=keyring, detectors=[],
+    )  # fmt: skip
+    docs = texts(2000, data)
+    t = time.perf_counter()
+    step = 50_000
+    for s in range(0, size, step):
+        recs = [{"id": str(i), "text": f"{docs[i % len(docs)]} [{i}]"} for i in range(s, min(size, s + step))]
+        guard.ingest(recs, source="https://bench.example/", trust="untrusted")
+        print(f"  (built {min(size, s + step)}/{size} in {time.perf_counter() - t:.0f}s)", flush=True)
+    (path / "done").write_text("ok")
+    return path
+
+
+def _open(path: Path, detectors: tuple[str, ...]) -> Guard:
+    keyring = Keyring.load(path / "bench-key.json")
+    return Guard(
+        ChromaStore(path=path / "chroma"), SyntheticEmbedder(), keyring=keyring,
+        detectors=[create(n) for n in detectors],
+    )  # fmt: skip
+
+
+def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
+    """One measurement in this (fresh) process."""
+    if mode == "read":
+        guard = _open(path, ())
+        native: Any = guard.collections()[0].native  # type: ignore[attr-defined]
+        t = time.perf_counter()
+        n, offset = 0, 0
+        while True:
+            page = native.get(limit=500, offset=offset, include=["documents", "metadatas", "embeddings"])
+            if not page["ids"]:
+                break
+            n += len(page["ids"])
+            offset += 500
+        seconds = time.perf_counter() - t
+    else:
+        guard = _open(path, TEXT_DETECTORS if mode == "text" else EMBEDDING_DETECTORS)
+        n = guard.collections()[0].count()
+        t = time.perf_counter()
+        guard.audit(workers=workers)
+        seconds = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"chunks": n, "seconds": seconds, "rss_mb": rss}
+
+
+def run_child(mode: str, path: Path, workers: int = 1) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", mode, "--path", str(path), "--workers", str(workers)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
+    auto = workers or min(os.cpu_count() or 1, 8)
+    print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {os.cpu_count()} CPUs\n")
+    print(
+        "| chunks | bare Chroma read | seals + text re-scan, 1 process | "
+        f"seals + text re-scan, {auto} workers | ratio to bare read | embedding-space re-scan | "
+        f"peak RSS MB (text, {auto} w) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        path = build(size, data)
+        read = run_child("read", path)
+        one = run_child("text", path, 1)
+        par = run_child("text", path, auto)
+        emb = run_child("embedding", path, 1)
+        rate = {k: v["chunks"] / v["seconds"] for k, v in (("read", read), ("one", one), ("par", par), ("emb", emb))}
+        print(
+            f"| {size:,} | {rate['read']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
+            f"{rate['par'] / rate['read']:.2f} | **{rate['emb']:.0f}** | {par['rss_mb']:.0f} |",
+            flush=True,
+        )
+
+
+def bench_reembed(n: int, data: Path, tmp: Path) -> None:
+    docs = texts(n, data)
+    emb = SentenceTransformerEmbedder(batch_size=32)
+    guard = Guard(ChromaStore(path=tmp / "reembed"), emb, keyring=Keyring.generate())
+    guard.ingest([{"id": str(i), "text": d} for i, d in enumerate(docs)], source="https://bench.example/")
+    t = time.perf_counter()
+    for s in range(0, n, 500):  # the audit's page size
+        emb.embed(docs[s : s + 500])
+    bare = time.perf_counter() - t
+    t = time.perf_counter()
+    guard.audit(reembed=True, workers=1)
+    audit = time.perf_counter() - t
+    print(f"\n### Audit with --reembed ({n} real passages, all default detectors)\n")
+    print("| | chunks/s |")
+    print("|---|---:|")
+    print(f"| bare encoder (all-MiniLM-L6-v2, same texts) | {n / bare:.1f} |")
+    print(f"| audit --reembed | {n / audit:.1f} |")
+    print(f"\nthroughput ratio (audit / bare encoder): **{bare / audit:.3f}**")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="ragguard audit throughput and memory by store size")
+    ap.add_argument("--data", type=Path, default=devdata.DEFAULT_DATA)
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--workers", type=int, default=0, help="text re-scan workers (0: one per CPU, up to 8)")
+    ap.add_argument("--reembed-passages", type=int, default=1000, help="0 skips the --reembed comparison")
+    ap.add_argument("--child", choices=("read", "text", "embedding"), help=argparse.SUPPRESS)
+    ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.path, args.workers)))
+        return
+    bench_sizes([int(s) for s in args.sizes.split(",") if s], args.workers, args.data)
+    if args.reembed_passages:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_reembed(args.reembed_passages, args.data, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Text re-scan in worker processes, so a nightly audit uses the machine's cores.
+
+The audit's CPU time splits three ways: reading the store (Chroma, in its own
+threads), checking seals, and re-running the text detectors (regular
+expressions, pure Python: one core at most under the GIL). Text detectors read
+each chunk's text alone and are pure, so their work moves to a process pool
+while the main process reads and verifies the next page. Detectors that read
+the store or the vectors (campaign, classifier) stay in the main process.
+
+Workers are started with ``spawn`` (never ``fork``: the store's client holds
+threads and locks a forked child would inherit half-taken), receive the
+detectors once, and are shut down when the audit ends.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import pickle
+from collections.abc import Sequence
+
+from ragguard.detectors.base import Detector, TextDetector
+from ragguard.types import Finding
+
+__all__ = ["AUTO_MIN_CHUNKS", "PendingScan", "TextScanPool", "auto_workers", "split_detectors"]
+
+log = logging.getLogger(__name__)
+
+#: Below this many chunks, starting worker processes costs more than it saves.
+AUTO_MIN_CHUNKS = 20_000
+
+# The detectors of one worker process, set once by the pool's initializer
+# (module state is per process and private to the pool's workers).
+_WORKER_DETECTORS: tuple[TextDetector, ...] = ()
+
+
+def _init_worker(payload: bytes) -> None:
+    global _WORKER_DETECTORS
+    _WORKER_DETECTORS = pickle.loads(payload)  # noqa: S301 - our own bytes, from the parent process
+
+
+def _scan_texts(texts: Sequence[str]) -> list[list[list[Finding]]]:
+    """Per detector, per text, the findings (runs in a worker)."""
+    return [[d.detect_text(t) for t in texts] for d in _WORKER_DETECTORS]
+
+
+def auto_workers(total_chunks: int) -> int:
+    """Workers for an audit of ``total_chunks`` when the caller did not say: one per CPU on big stores."""
+    if total_chunks < AUTO_MIN_CHUNKS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def split_detectors(detectors: Sequence[Detector]) -> tuple[list[TextDetector], list[Detector]]:
+    """``(text detectors, the rest)``, each in the guard's order."""
+    text = [d for d in detectors if isinstance(d, TextDetector)]
+    rest = [d for d in detectors if not isinstance(d, TextDetector)]
+    return text, rest
+
+
+class TextScanPool:
+    """Runs text detectors over pages of texts, in worker processes or in-process.
+
+    Args:
+        detectors: Text detectors (picklable for ``workers > 1``; otherwise the
+            pool falls back to scanning in-process and logs why).
+        workers: Worker processes; 1 scans in the calling process.
+
+    Use as a context manager so the workers are always shut down.
+    """
+
+    def __init__(self, detectors: Sequence[TextDetector], workers: int = 1) -> None:
+        self.detectors = tuple(detectors)
+        self.workers = max(1, int(workers))
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> TextScanPool:
+        if self.workers > 1 and self.detectors:
+            try:
+                payload = pickle.dumps(self.detectors)
+            except Exception as exc:  # a custom detector holding a lock, a model...
+                log.warning("audit: text detectors cannot be sent to worker processes (%s); scanning in-process", exc)
+            else:
+                self._pool = cf.ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(payload,),
+                )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, texts: Sequence[str]) -> PendingScan:
+        """Start scanning ``texts``; in-process, the work is done before this returns."""
+        if self._pool is None:
+            return PendingScan([], [[d.detect_text(t) for t in texts] for d in self.detectors])
+        # Split the page so every worker gets a share; results are re-joined in order.
+        step = max(1, -(-len(texts) // self.workers))
+        parts = [self._pool.submit(_scan_texts, list(texts[i : i + step])) for i in range(0, len(texts), step)]
+        return PendingScan(parts, [[] for _ in self.detectors])
+
+
+class PendingScan:
+    """A page's text scan, running or done."""
+
+    def __init__(self, parts: list[cf.Future[list[list[list[Finding]]]]], ready: list[list[list[Finding]]]) -> None:
+        self._parts = parts
+        self._ready = ready
+
+    def done(self) -> bool:
+        """Whether :meth:`result` would return without waiting."""
+        return all(p.done() for p in self._parts)
+
+    def result(self) -> list[list[list[Finding]]]:
+        """Per detector, per text (in submission order), the findings; re-raises a worker's failure."""
+        for part in self._parts:
+            for d, found in enumerate(part.result()):
+                self._ready[d].extend(found)
+        self._parts = []
+        return self._ready
