@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=1000, ge=50, le=100_000)
     chunk_overlap: int = Field(default=100, ge=0)
     batch_size: int = Field(default=256, ge=1, le=5000)
+    #: Run the text detectors in a thread while the embedder encodes the same batch
+    #: (the model releases the GIL in its kernels; the rules need no vectors).
+    overlap_screening: bool = True
     model: str | None = None
     model_sha256: str | None = None
     unsafe_skip_model_digest: bool = False

@@ -6,9 +6,11 @@ opened, the key resolved and the model loaded on first use.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard.config import Settings
-from ragguard.detectors.base import Detector, ScreeningBatch
+from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
 from ragguard.errors import IntegrityError, NotFoundError
@@ -28,12 +30,12 @@ from ragguard.provenance.seal import encode_findings, seal, split_metadata, veri
 from ragguard.quarantine import QuarantineEntry
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
+from ragguard.screening import record_verdict, screen
 from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
 from ragguard.types import (
     Action,
     Chunk,
     DropReason,
-    Finding,
     Hit,
     IngestReport,
     Provenance,
@@ -198,24 +200,6 @@ class Guard:
         chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         return [(r, chunker.split(r)) for r in records]
 
-    def _screen(
-        self, chunks: Sequence[Chunk], trust: Sequence[TrustTier], view: StoreView | None
-    ) -> tuple[npt.NDArray[np.float32], list[Verdict]]:
-        """Embed once, run every detector on the same vectors, decide."""
-        vectors = self.embedder.embed([c.text for c in chunks])
-        batch = ScreeningBatch(
-            chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=self.embedder.model_id
-        )
-        per_chunk: list[list[Finding]] = [[] for _ in chunks]
-        for det in self.detectors:
-            for i, found in enumerate(det.detect(batch)):
-                per_chunk[i].extend(found)
-        verdicts = []
-        for c, t, found in zip(chunks, trust, per_chunk, strict=True):
-            override = self.settings.thresholds_for(c.source, self.policy.thresholds(t))
-            verdicts.append(self.policy.decide(c.id, found, t, override))
-        return vectors, verdicts
-
     def _run(
         self,
         records: Records,
@@ -240,31 +224,23 @@ class Guard:
             self.collections(create=True)
         view = self._view()
         size = self.settings.batch_size
-        for start in range(0, len(todo), size):
-            batch = todo[start : start + size]
-            tiers = [self.settings.trust_for(c.source, requested) for c in batch]
-            vectors, batch_verdicts = self._screen(batch, tiers, view)
-            verdicts.update((v.chunk_id, v) for v in batch_verdicts)
-            if write:
-                self._write(batch, tiers, vectors, batch_verdicts, counts)
-            if progress is not None:
-                progress(min(start + size, len(todo)), len(todo))
-        out = [self._record_verdict(r, [verdicts[c.id] for c in chunks]) for r, chunks in split]
+        with contextlib.ExitStack() as stack:
+            background = (
+                stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="ragguard-screen"))
+                if self.settings.overlap_screening and todo
+                else None
+            )
+            for start in range(0, len(todo), size):
+                batch = todo[start : start + size]
+                tiers = [self.settings.trust_for(c.source, requested) for c in batch]
+                vectors, batch_verdicts = screen(self, batch, tiers, view, background)
+                verdicts.update((v.chunk_id, v) for v in batch_verdicts)
+                if write:
+                    self._write(batch, tiers, vectors, batch_verdicts, counts)
+                if progress is not None:
+                    progress(min(start + size, len(todo)), len(todo))
+        out = [record_verdict(r.id, [verdicts[c.id] for c in chunks]) for r, chunks in split]
         return out, counts
-
-    @staticmethod
-    def _record_verdict(record: InputRecord, chunk_verdicts: list[Verdict]) -> RecordVerdict:
-        worst = max(chunk_verdicts, key=lambda v: (v.action.severity, v.score))
-        seen: set[tuple[str, str, int | None, int | None]] = set()
-        findings: list[Finding] = []
-        for v in chunk_verdicts:
-            for f in v.findings:
-                key = (f.detector, f.code, f.span.start if f.span else None, f.span.end if f.span else None)
-                if key not in seen:
-                    seen.add(key)
-                    findings.append(f)
-        findings.sort(key=lambda f: -f.score)
-        return RecordVerdict(record.id, worst.action, worst.score, tuple(findings), tuple(chunk_verdicts))
 
     def _write(
         self,

@@ -40,9 +40,10 @@ class TokenArtifactDetector(TextDetector):
     def detect_text(self, text: str) -> list[Finding]:
         """Findings for the decoding marks present in ``text``."""
         out: list[Finding] = []
-        letters = [c for c in text if c.isalpha()]
-        punct = _PUNCT.findall(text)
-        if len(letters) >= MIN_LETTERS and len(punct) >= MIN_PUNCT and not any(c.isupper() for c in letters):
+        # Ordinary prose has a capital letter early: that ends the check before any counting.
+        has_capital = any(c.isupper() and c.isalpha() for c in text)
+        punct = [] if has_capital else _PUNCT.findall(text)
+        if not has_capital and len(punct) >= MIN_PUNCT and sum(map(str.isalpha, text)) >= MIN_LETTERS:
             split = len(_SPLIT_PUNCT.findall(text))
             if split / len(punct) >= 0.5:
                 out.append(

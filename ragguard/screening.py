@@ -1,0 +1,82 @@
+"""Screening a batch: embed once, run every detector on the same vectors, decide.
+
+Kept apart from :mod:`ragguard.guard` (which owns the store, the keys and the
+public API) so the pipeline's one hot loop reads on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ragguard.detectors.base import ScreeningBatch, TextDetector
+from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
+
+if TYPE_CHECKING:
+    from ragguard.guard import Guard
+    from ragguard.stores.base import StoreView
+
+__all__ = ["record_verdict", "screen"]
+
+
+def screen(
+    guard: Guard,
+    chunks: Sequence[Chunk],
+    trust: Sequence[TrustTier],
+    view: StoreView | None,
+    background: ThreadPoolExecutor | None = None,
+) -> tuple[npt.NDArray[np.float32], list[Verdict]]:
+    """Embed ``chunks`` once, run the guard's detectors on the same vectors, decide each chunk.
+
+    Args:
+        guard: Supplies the embedder, detectors, policy and settings.
+        chunks: The batch.
+        trust: Each chunk's trust tier.
+        view: What is already stored, for detectors that compare against it.
+        background: A thread to run the text detectors in (they need no
+            vectors) while the embedder encodes, so their cost hides behind
+            the model's; ``None`` runs everything in order.
+
+    Returns:
+        ``(vectors, verdicts)``, both in the order of ``chunks``.
+    """
+    texts = [c.text for c in chunks]
+    in_thread = [d for d in guard.detectors if isinstance(d, TextDetector)] if background is not None else []
+    pending = background.submit(_detect_texts, in_thread, texts) if background is not None and in_thread else None
+    vectors = guard.embedder.embed(texts)
+    batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=guard.embedder.model_id)
+    from_thread = dict(zip(map(id, in_thread), pending.result(), strict=True)) if pending is not None else {}
+    per_chunk: list[list[Finding]] = [[] for _ in chunks]
+    for det in guard.detectors:  # in the guard's order, whichever thread ran them
+        results = from_thread.get(id(det))
+        for i, found in enumerate(results if results is not None else det.detect(batch)):
+            per_chunk[i].extend(found)
+    verdicts = []
+    for c, t, found in zip(chunks, trust, per_chunk, strict=True):
+        override = guard.settings.thresholds_for(c.source, guard.policy.thresholds(t))
+        verdicts.append(guard.policy.decide(c.id, found, t, override))
+    return vectors, verdicts
+
+
+def record_verdict(record_id: str, chunk_verdicts: list[Verdict]) -> RecordVerdict:
+    """A record's verdict: its worst chunk's action and score, every distinct finding once."""
+    worst = max(chunk_verdicts, key=lambda v: (v.action.severity, v.score))
+    seen: set[tuple[str, str, int | None, int | None]] = set()
+    findings: list[Finding] = []
+    for v in chunk_verdicts:
+        for f in v.findings:
+            key = (f.detector, f.code, f.span.start if f.span else None, f.span.end if f.span else None)
+            if key not in seen:
+                seen.add(key)
+                findings.append(f)
+    findings.sort(key=lambda f: -f.score)
+    return RecordVerdict(record_id, worst.action, worst.score, tuple(findings), tuple(chunk_verdicts))
+
+
+def _detect_texts(detectors: Sequence[TextDetector], texts: Sequence[str]) -> list[list[list[Finding]]]:
+    """Per detector, per text, the findings (the background half of screening)."""
+    return [[d.detect_text(t) for t in texts] for d in detectors]
