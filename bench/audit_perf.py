@@ -12,6 +12,8 @@ audit's own, not the store build's:
 * **seals + text re-scan**: ``Guard.audit`` with the default text detectors
   (instructions, hidden, obfuscation, query_targeting, token_artifacts), in
   process (``workers=1``) and with the text re-scan in worker processes;
+* **bare kNN**: one kNN query (k = 10, ids and distances, batched) per stored
+  vector through Chroma's index: the floor of any embedding-space re-scan;
 * **embedding-space re-scan**: ``Guard.audit`` with only the detectors that
   read vectors and the store (campaign: batched kNN through Chroma's index per
   page; classifier: the logistic heads), to print their chunks/s separately.
@@ -46,6 +48,7 @@ from ragguard.detectors.registry import create  # noqa: E402
 from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
 from ragguard.stores import ChromaStore  # noqa: E402
+from ragguard.stores.base import iter_pages  # noqa: E402
 
 STORES = devdata.CACHE / "stores"
 TEXT_DETECTORS = ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")
@@ -103,7 +106,17 @@ def _open(path: Path, detectors: tuple[str, ...]) -> Guard:
 
 def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
-    if mode == "read":
+    if mode == "knn":
+        # The embedding-space re-scan's floor: one batched kNN per stored vector, ids and distances only.
+        guard = _open(path, ())
+        served = guard.collections()[0]
+        t = time.perf_counter()
+        n = 0
+        for page in iter_pages(served, 500):
+            served.nearest_ids(np.stack([np.asarray(c.embedding, dtype=np.float32) for c in page]), 10)
+            n += len(page)
+        seconds = time.perf_counter() - t
+    elif mode == "read":
         guard = _open(path, ())
         native: Any = guard.collections()[0].native  # type: ignore[attr-defined]
         t = time.perf_counter()
@@ -136,20 +149,22 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
     print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {os.cpu_count()} CPUs\n")
     print(
         "| chunks | bare Chroma read | seals + text re-scan, 1 process | "
-        f"seals + text re-scan, {auto} workers | ratio to bare read | embedding-space re-scan | "
-        f"peak RSS MB (text, {auto} w) |"
+        f"seals + text re-scan, {auto} workers | ratio to bare read | bare kNN, 1 per chunk | "
+        f"embedding-space re-scan | peak RSS MB (text, {auto} w) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         path = build(size, data)
         read = run_child("read", path)
         one = run_child("text", path, 1)
         par = run_child("text", path, auto)
+        knn = run_child("knn", path)
         emb = run_child("embedding", path, 1)
-        rate = {k: v["chunks"] / v["seconds"] for k, v in (("read", read), ("one", one), ("par", par), ("emb", emb))}
+        runs = {"read": read, "one": one, "par": par, "knn": knn, "emb": emb}
+        rate = {k: v["chunks"] / v["seconds"] for k, v in runs.items()}
         print(
             f"| {size:,} | {rate['read']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
-            f"{rate['par'] / rate['read']:.2f} | **{rate['emb']:.0f}** | {par['rss_mb']:.0f} |",
+            f"{rate['par'] / rate['read']:.2f} | {rate['knn']:.0f} | **{rate['emb']:.0f}** | {par['rss_mb']:.0f} |",
             flush=True,
         )
 
@@ -180,7 +195,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--workers", type=int, default=0, help="text re-scan workers (0: one per CPU, up to 8)")
     ap.add_argument("--reembed-passages", type=int, default=1000, help="0 skips the --reembed comparison")
-    ap.add_argument("--child", choices=("read", "text", "embedding"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("read", "knn", "text", "embedding"), help=argparse.SUPPRESS)
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

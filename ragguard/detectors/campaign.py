@@ -12,9 +12,12 @@ overlapping chunks of one article are near-duplicates too, but they share
 most of their words; a campaign's passages are independent generations (the
 PoisonedRAG paper notes exact dedup does not stop it) that share a meaning,
 not a wording. A neighbour counts as a member only when its word overlap
-(Jaccard) stays below ``copy_overlap``. Even then the finding corroborates
-other cues (at most 0.45, or 0.55 for a paraphrase of a quarantined passage)
-rather than deciding alone.
+(Jaccard) stays below ``copy_overlap`` and the two share no whole line of
+``shared_line`` characters or more (whitespace-insensitive): documents cut
+from one template (tables with the same header row, mail with the same
+boilerplate) repeat whole lines, independently written paraphrases do not.
+Even then the finding corroborates other cues (at most 0.45, or 0.55 for a
+paraphrase of a quarantined passage) rather than deciding alone.
 
 The cluster is looked for among the untrusted chunks of the batch *and* in
 the store (untrusted chunks already served, and quarantined ones), through
@@ -42,6 +45,16 @@ def word_overlap(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb) if wa or wb else 1.0
 
 
+def long_lines(text: str, min_chars: int) -> set[str]:
+    """The text's lines of at least ``min_chars`` characters, whitespace runs collapsed."""
+    out = set()
+    for line in text.splitlines():
+        flat = " ".join(line.split())
+        if len(flat) >= min_chars:
+            out.add(flat)
+    return out
+
+
 @dataclass
 class _Evidence:
     batch: set[str] = field(default_factory=set)
@@ -66,6 +79,8 @@ class CampaignDetector:
             similar as the closest member) explains the cluster: a benign variant.
         copy_overlap: Word overlap at or above which a neighbour is a copy or
             version of the chunk, not an independent campaign member.
+        shared_line: A neighbour sharing a whole line this long (or longer) with
+            the chunk comes from the same template, not an independent member.
     """
 
     name = "campaign"
@@ -77,12 +92,20 @@ class CampaignDetector:
         k: int = 10,
         corroboration: float = 0.92,
         copy_overlap: float = 0.55,
+        shared_line: int = 20,
     ) -> None:
         self.similarity = similarity
         self.min_members = min_members
         self.k = k
         self.corroboration = corroboration
         self.copy_overlap = copy_overlap
+        self.shared_line = shared_line
+
+    def is_copy(self, a: str, b: str) -> bool:
+        """Whether ``b`` is a copy, version or template sibling of ``a`` rather than a paraphrase."""
+        if word_overlap(a, b) >= self.copy_overlap:
+            return True
+        return not long_lines(a, self.shared_line).isdisjoint(long_lines(b, self.shared_line))
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Findings per chunk; trusted chunks are never flagged by this detector."""
@@ -108,7 +131,7 @@ class CampaignDetector:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
             for m in np.flatnonzero(row >= self.similarity):
-                if ids[m] != ids[j] and word_overlap(texts[j], texts[m]) < self.copy_overlap:
+                if ids[m] != ids[j] and not self.is_copy(texts[j], texts[m]):
                     evidence[j].batch.add(ids[m])
                     evidence[j].best_member = max(evidence[j].best_member, float(row[m]))
 
@@ -129,7 +152,7 @@ class CampaignDetector:
                     sim = 1.0 - dist
                     if not quarantined and meta.get(TRUST_KEY) == TrustTier.TRUSTED.value:
                         ev.best_trusted = max(ev.best_trusted, sim)
-                    elif sim >= self.similarity and word_overlap(texts[j], text) < self.copy_overlap:
+                    elif sim >= self.similarity and not self.is_copy(texts[j], text):
                         (ev.quarantined if quarantined else ev.stored).add(nid)
                         ev.best_member = max(ev.best_member, sim)
 

@@ -198,3 +198,22 @@ def test_campaign_ignores_copies_and_versions_of_one_text() -> None:
     chunks = [Chunk(f"p{i}", t, "s", f"d{i}", 0) for i, t in enumerate(paraphrases)]
     found = CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 4, None))
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
+
+
+def test_campaign_ignores_documents_cut_from_one_template() -> None:
+    """Tables with one header row (or mail with one boilerplate line) are siblings, not a campaign."""
+    center = unit(RNG.normal(size=DIM))
+    vecs = near(center, 3, noise=0.02)
+    header = "| Rank  | Nation     | Gold | Silver | Bronze | Total |"
+    tables = [
+        f"{header}\n| 1 | Brazil | 9 | 0 | 0 | 9 |\n| 2 | Argentina | 0 | 7 | 1 | 8 |",
+        f"{header.replace('  ', ' ')}\n| 1 | Canada | 6 | 3 | 2 | 11 |\n| 2 | Kenya | 1 | 2 | 1 | 4 |",
+        f"{header}\n| 1   | Spain | 2 | 0 | 4 | 6 |\n| 2 | Chile | 1 | 1 | 0 | 2 |",
+    ]
+    chunks = [Chunk(f"t{i}", t, "s", f"d{i}", 0) for i, t in enumerate(tables)]
+    assert not any(CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None)))
+    # The same passages without the shared line are independent members again.
+    bare = [t.split("\n", 1)[1] for t in tables]
+    chunks = [Chunk(f"b{i}", t, "s", f"d{i}", 0) for i, t in enumerate(bare)]
+    found = CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None))
+    assert all(f and f[0].code == "RG-CMP-001" for f in found)
