@@ -169,9 +169,7 @@ CORE_RULES: tuple[Rule, ...] = (
         r"(?:\w+\s+){0,2}(?:ignorieren|vergessen|hinter\s+sich)",
         0.8,
         "German: tells the model to ignore or forget its instructions",
-        anchors=(
-            _any("ignorier|vergiss|vergessen|missacht|übergeh|hinter sich"),
-        ),
+        anchors=(_any("ignorier|vergiss|vergessen|missacht|übergeh|hinter sich"),),
     ),
     Rule(
         "RG-INS-009",

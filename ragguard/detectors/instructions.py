@@ -62,6 +62,7 @@ def present_anchors(key: str) -> frozenset[str]:
         found |= _CONTAINED[m.group(1)]
     return frozenset(found)
 
+
 _ANCHOR_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(g) for g in r.anchors) for r, _ in _COMPILED
 )
