@@ -96,7 +96,8 @@ def build(size: int, data: Path) -> Path:
     return path
 
 
-def _open(path: Path, detectors: tuple[str, ...]) -> Guard:
+def open_store(path: Path, detectors: tuple[str, ...]) -> Guard:
+    """A guard over a built bench store, with the named detectors."""
     keyring = Keyring.load(path / "bench-key.json")
     return Guard(
         ChromaStore(path=path / "chroma"), SyntheticEmbedder(), keyring=keyring,
@@ -108,7 +109,7 @@ def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
     if mode == "knn":
         # The embedding-space re-scan's floor: one batched kNN per stored vector, ids and distances only.
-        guard = _open(path, ())
+        guard = open_store(path, ())
         served = guard.collections()[0]
         t = time.perf_counter()
         n = 0
@@ -117,7 +118,7 @@ def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
             n += len(page)
         seconds = time.perf_counter() - t
     elif mode == "read":
-        guard = _open(path, ())
+        guard = open_store(path, ())
         native: Any = guard.collections()[0].native  # type: ignore[attr-defined]
         t = time.perf_counter()
         n, offset = 0, 0
@@ -129,7 +130,7 @@ def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
             offset += 500
         seconds = time.perf_counter() - t
     else:
-        guard = _open(path, TEXT_DETECTORS if mode == "text" else EMBEDDING_DETECTORS)
+        guard = open_store(path, TEXT_DETECTORS if mode == "text" else EMBEDDING_DETECTORS)
         n = guard.collections()[0].count()
         t = time.perf_counter()
         guard.audit(workers=workers)

@@ -1,6 +1,6 @@
 """Speed of the guard against the bare floor, measured in one process.
 
-    python bench/perf.py [--passages 2000] [--store-size 100000] [--queries 200] [--sections ingest,retrieval,audit]
+    python bench/perf.py [--passages 2000] [--store-size 100000] [--queries 200] [--sections ingest,retrieval]
 
 * **ingest**: the same real passages through ``Guard.ingest`` (all default
   detectors) versus the bare floor: sentence-transformers encode + Chroma add,
@@ -11,8 +11,10 @@
   ``--store-size`` sealed chunks (synthetic unit vectors, real texts cycled);
   prints p50 / p99 of both and the ratios. Query embedding is excluded from
   both sides: it is the same model call.
-* **audit**: seal verification + content re-scan (``Guard.audit``) over the
-  same store; chunks/s and peak RSS.
+* audit throughput and memory by store size: ``bench/audit_perf.py``.
+
+The 100k store is built once and cached (``bench/.cache/stores``, shared with
+``audit_perf.py``).
 
 Numbers depend on the machine; compare ratios, which are measured side by side.
 """
@@ -20,7 +22,6 @@ Numbers depend on the machine; compare ratios, which are measured side by side.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devdata  # noqa: E402
 
 from ragguard import Guard, Settings  # noqa: E402
-from ragguard.embedders import SentenceTransformerEmbedder  # noqa: E402
+from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
 from ragguard.stores import ChromaStore  # noqa: E402
 
@@ -78,46 +79,17 @@ def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, r
     print(f"\ningest overhead ratio (guard / bare): **{med['guard'] / med['bare']:.3f}**")
 
 
-class TableEmbedder:
-    """Synthetic unit vectors by text, for building large stores without the model."""
-
-    model_id = "bench/synthetic-384"
-    weights_digest = "0" * 64
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def embed(self, batch: list[str]) -> np.ndarray:
-        v = self.rng.normal(size=(len(batch), 384)).astype(np.float32)
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 class FixedQueryEmbedder:
     """Returns the vector it is given, so Guard.search and the bare query use the same one."""
 
-    model_id = TableEmbedder.model_id
-    weights_digest = TableEmbedder.weights_digest
+    model_id = DEFAULT_MODEL_ID
+    weights_digest = "0" * 64
 
     def __init__(self) -> None:
         self.vector = np.zeros(384, dtype=np.float32)
 
     def embed(self, batch: list[str]) -> np.ndarray:
         return np.repeat(self.vector[None, :], len(batch), axis=0)
-
-
-def build_store(path: Path, size: int, docs: list[str]) -> Guard:
-    guard = Guard(
-        ChromaStore(path=path),
-        TableEmbedder(),
-        settings=Settings(batch_size=5000),
-        keyring=Keyring.generate(),
-        detectors=[],
-    )
-    t = time.perf_counter()
-    recs = [{"id": str(i), "text": f"{docs[i % len(docs)]} [{i}]"} for i in range(size)]
-    guard.ingest(recs, source="https://bench.example/", trust="trusted")
-    print(f"(built a {size}-chunk sealed store in {time.perf_counter() - t:.0f}s)")
-    return guard
 
 
 def bench_retrieval(guard: Guard, queries: int) -> None:
@@ -156,16 +128,6 @@ def bench_retrieval(guard: Guard, queries: int) -> None:
         print(f"| {k} | {b50:.2f} | {b99:.2f} | {g50:.2f} | {g99:.2f} | **{g50 / b50:.2f}** | {g99 / b99:.2f} |")
 
 
-def bench_audit(guard: Guard) -> None:
-    n = guard.collections()[0].count()
-    t = time.perf_counter()
-    report = guard.audit()
-    dt = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n### Audit ({n} chunks: seals + re-scan with the default text detectors)\n")
-    print(f"{n / dt:.0f} chunks/s; process peak RSS {peak_mb:.0f} MB; {report.summary()}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description="ragguard speed against the bare floor")
     ap.add_argument("--data", type=Path, default=devdata.DEFAULT_DATA)
@@ -174,30 +136,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--store-size", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--sections", default="ingest,retrieval,audit")
+    ap.add_argument("--sections", default="ingest,retrieval")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        docs = texts(args.passages, args.data)
         if "ingest" in sections:
-            bench_ingest(SentenceTransformerEmbedder(batch_size=32), docs, tmp, args.rounds, args.batch)
-        if sections & {"retrieval", "audit"}:
-            guard = build_store(tmp / "big", args.store_size, docs)
-            if "retrieval" in sections:
-                bench_retrieval(guard, args.queries)
-            if "audit" in sections:
-                from ragguard.detectors.registry import create
+            docs = texts(args.passages, args.data)
+            bench_ingest(SentenceTransformerEmbedder(batch_size=32), docs, Path(tmpdir), args.rounds, args.batch)
+    if "retrieval" in sections:
+        import audit_perf
 
-                text_detectors = ("instructions", "hidden", "obfuscation", "query_targeting", "token_artifacts")
-                auditor = Guard(
-                    guard.store,
-                    guard.embedder,
-                    settings=guard.settings,
-                    keyring=guard.keyring(),
-                    detectors=[create(n) for n in text_detectors],
-                )
-                bench_audit(auditor)
+        bench_retrieval(audit_perf.open_store(audit_perf.build(args.store_size, args.data), ()), args.queries)
 
 
 if __name__ == "__main__":

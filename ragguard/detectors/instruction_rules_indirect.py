@@ -11,6 +11,18 @@ from __future__ import annotations
 
 from ragguard.detectors.instruction_rules import _A_AI, _AI, _RESPONSE, Rule, _any
 
+# Sentence-initial verbs of a task set for a writer or an assistant (capitalised: a sentence starts there).
+_TASK_VERB = (
+    r"Write|Draft|Compose|Provide|Explain|Describe|Develop|Create|Generate|Translate|Summari[sz]e|Outline|"
+    r"Suggest|Recommend|Give|List|Name|Share|Discuss|Analy[sz]e|Compare|Define|Tell"
+)
+# What a question or task line opens with (case-insensitive).
+_ASK = (
+    r"what|how|why|who|explain|describe|write|draft|compose|provide|translate|summari[sz]e|create|generate|"
+    r"develop|break\s+down|can\s+you"
+)
+
+
 __all__ = ["INDIRECT_RULES"]
 
 INDIRECT_RULES: tuple[Rule, ...] = (
@@ -283,11 +295,13 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-104",
-        r"\|[^|\n]*\b(?-i:What|How|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{6,200}\?[^|\n]*\|"
-        r"|^(?-i:[A-Z])[^|\n]{0,20}\b(?:what|how|why|who|explain|describe|write|draft|compose|provide|translate|"
-        r"summari[sz]e|create|generate|develop|break\s+down|can\s+you)\b[^|\n]{6,200}[?!.][ \t]*\n\|"
-        r"|(?<=\|\n)(?:\n)?(?-i:[A-Z])[^|\n]{0,20}\b(?:what|how|why|who|explain|describe|write|draft|compose|provide|"
-        r"translate|summari[sz]e|create|generate|develop|break\s+down|can\s+you)\b[^|\n]{6,200}[?!.][ \t]*$",
+        # A question in a table cell; a task sentence spliced into a cell after its data (a cell
+        # that *starts* with a verb is a label, as in command tables); or a question or task on
+        # its own line right before or after the table: text addressed to whoever reads it.
+        rf"\|[^|\n]*\b(?-i:What|How|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{{6,200}}\?[^|\n]*\|"
+        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?][ \t]*\|"
+        rf"|^(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*\n\|"
+        rf"|(?<=\|\n)(?:\n)?(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*$",
         0.5,
         "a question or task sits inside or right beside tabular data, out of place in a table",
         anchors=(("|",),),
