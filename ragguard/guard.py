@@ -220,7 +220,7 @@ class Guard:
         counts = {"stored": 0, "quarantined": 0, "rejected": 0, "unchanged": 0}
         verdicts: dict[str, Verdict] = {}
         if write:
-            self.keyring(create=True)  # fail on a bad key before any work is done
+            self.keyring(create=True).active()  # fail on a bad or verify-only key before any work is done
             self.collections(create=True)
         view = self._view()
         size = self.settings.batch_size

@@ -39,20 +39,25 @@ TRUST_KEY = "rg_trust"
 _WORD = re.compile(r"\w+")
 
 
-def word_overlap(a: str, b: str) -> float:
-    """Jaccard overlap of the two texts' lower-cased word sets."""
-    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+def word_set(text: str) -> frozenset[str]:
+    """The text's lower-cased words."""
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def jaccard(wa: frozenset[str], wb: frozenset[str]) -> float:
+    """Jaccard overlap of two word sets (1.0 for two empty ones)."""
     return len(wa & wb) / len(wa | wb) if wa or wb else 1.0
 
 
-def long_lines(text: str, min_chars: int) -> set[str]:
+def word_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the two texts' lower-cased word sets."""
+    return jaccard(word_set(a), word_set(b))
+
+
+def long_lines(text: str, min_chars: int) -> frozenset[str]:
     """The text's lines of at least ``min_chars`` characters, whitespace runs collapsed."""
-    out = set()
-    for line in text.splitlines():
-        flat = " ".join(line.split())
-        if len(flat) >= min_chars:
-            out.add(flat)
-    return out
+    flat = (" ".join(line.split()) for line in text.splitlines())
+    return frozenset(line for line in flat if len(line) >= min_chars)
 
 
 @dataclass
@@ -101,11 +106,22 @@ class CampaignDetector:
         self.copy_overlap = copy_overlap
         self.shared_line = shared_line
 
-    def is_copy(self, a: str, b: str) -> bool:
-        """Whether ``b`` is a copy, version or template sibling of ``a`` rather than a paraphrase."""
-        if word_overlap(a, b) >= self.copy_overlap:
-            return True
-        return not long_lines(a, self.shared_line).isdisjoint(long_lines(b, self.shared_line))
+    def is_copy(self, a: str, b: str, shapes: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None) -> bool:
+        """Whether ``b`` is a copy, version or template sibling of ``a`` rather than a paraphrase.
+
+        ``shapes`` memoises each text's word set and long lines across the pairs
+        of one batch (a repetitive batch has many close pairs).
+        """
+        memo = shapes if shapes is not None else {}
+        (wa, la), (wb, lb) = (self._shape(t, memo) for t in (a, b))
+        return jaccard(wa, wb) >= self.copy_overlap or not la.isdisjoint(lb)
+
+    def _shape(
+        self, text: str, memo: dict[str, tuple[frozenset[str], frozenset[str]]]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        if text not in memo:
+            memo[text] = (word_set(text), long_lines(text, self.shared_line))
+        return memo[text]
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Findings per chunk; trusted chunks are never flagged by this detector."""
@@ -118,25 +134,39 @@ class CampaignDetector:
         vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
         texts = [batch.chunks[i].text for i in idx]
         evidence = [_Evidence() for _ in idx]
-        self._from_batch(ids, texts, vecs, evidence)
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._from_batch(ids, texts, vecs, evidence, shapes)
         if batch.store is not None:
-            self._from_store(batch, ids, texts, vecs, evidence)
+            self._from_store(batch, ids, texts, vecs, evidence, shapes)
         for j, i in enumerate(idx):
             f = self._finding(evidence[j])
             if f is not None:
                 out[i].append(f)
         return out
 
-    def _from_batch(self, ids: list[str], texts: list[str], vecs: np.ndarray, evidence: list[_Evidence]) -> None:
+    def _from_batch(
+        self,
+        ids: list[str],
+        texts: list[str],
+        vecs: np.ndarray,
+        evidence: list[_Evidence],
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
+    ) -> None:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
             for m in np.flatnonzero(row >= self.similarity):
-                if ids[m] != ids[j] and not self.is_copy(texts[j], texts[m]):
+                if ids[m] != ids[j] and not self.is_copy(texts[j], texts[m], shapes):
                     evidence[j].batch.add(ids[m])
                     evidence[j].best_member = max(evidence[j].best_member, float(row[m]))
 
     def _from_store(
-        self, batch: ScreeningBatch, ids: list[str], texts: list[str], vecs: np.ndarray, evidence: list[_Evidence]
+        self,
+        batch: ScreeningBatch,
+        ids: list[str],
+        texts: list[str],
+        vecs: np.ndarray,
+        evidence: list[_Evidence],
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
     ) -> None:
         assert batch.store is not None
         # Only neighbours at least this close can count (a member needs ``similarity``,
@@ -152,7 +182,7 @@ class CampaignDetector:
                     sim = 1.0 - dist
                     if not quarantined and meta.get(TRUST_KEY) == TrustTier.TRUSTED.value:
                         ev.best_trusted = max(ev.best_trusted, sim)
-                    elif sim >= self.similarity and not self.is_copy(texts[j], text):
+                    elif sim >= self.similarity and not self.is_copy(texts[j], text, shapes):
                         (ev.quarantined if quarantined else ev.stored).add(nid)
                         ev.best_member = max(ev.best_member, sim)
 

@@ -50,19 +50,24 @@ class InMemoryCollection:
     def query(
         self, embeddings: npt.NDArray[np.float32], n: int, *, include_embeddings: bool = True
     ) -> list[list[StoredChunk]]:
-        """Exact cosine kNN."""
-        if not self._rows:
-            return [[] for _ in embeddings]
+        """Exact cosine kNN: one matrix product for the whole batch, a partial sort per query."""
+        q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        if not self._rows or n <= 0:
+            return [[] for _ in q]
         ids = list(self._rows)
-        mat = np.stack([self._rows[i].embedding for i in ids])
-        norms = np.linalg.norm(mat, axis=1) * 1.0
+        mat = np.stack([np.asarray(self._rows[i].embedding, dtype=np.float32).reshape(-1) for i in ids])
+        norms = np.linalg.norm(mat, axis=1)
         norms[norms == 0] = 1.0
+        qn = np.linalg.norm(q, axis=1)
+        qn[qn == 0] = 1.0
+        dist = 1.0 - (q @ mat.T) / np.outer(qn, norms)
+        n = min(n, len(ids))
         out = []
-        for q in np.atleast_2d(embeddings):
-            qn = float(np.linalg.norm(q)) or 1.0
-            dist = 1.0 - (mat @ q) / (norms * qn)
-            order = np.argsort(dist, kind="stable")[:n]
-            out.append([self._chunk(ids[j], float(dist[j]), with_embedding=include_embeddings) for j in order])
+        for row in dist:
+            top = np.argpartition(row, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
+            # Stable on ties (insertion order), like a full stable sort would be.
+            order = top[np.lexsort((top, row[top]))]
+            out.append([self._chunk(ids[j], float(row[j]), with_embedding=include_embeddings) for j in order])
         return out
 
     def nearest_ids(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[tuple[str, float]]]:

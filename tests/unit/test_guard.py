@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragguard import Action, DropReason, Settings, SourceRule, TrustTier
+from ragguard import Action, DropReason, Guard, Settings, SourceRule, TrustTier
 from ragguard.errors import InputError, IntegrityError, NotFoundError, StoreError
 from ragguard.policy import Thresholds
 from ragguard.provenance import Keyring
@@ -286,3 +286,23 @@ def test_text_detectors_in_the_background_thread_decide_the_same() -> None:
     with_thread, in_order = verdicts(True), verdicts(False)
     assert with_thread == in_order
     assert {d for _, _, fs in in_order for d, _, _ in fs} == {"instructions", "flag", "obfuscation"}
+
+
+def test_ingest_with_a_key_that_cannot_sign_fails_before_any_work() -> None:
+    from ragguard.errors import SigningKeyError
+
+    signing = Keyring.generate()
+    g = make_guard(keyring=signing)
+    g.ingest(["Paris is the capital of France."], source="https://x.example/")
+    for keyring in (signing.public(), _revoked_keyring()):
+        emb = FakeEmbedder()
+        late = Guard(g.store, emb, settings=g.settings, keyring=keyring, detectors=[])
+        with pytest.raises(SigningKeyError):
+            late.ingest(["Paris is the capital of France.", "A new passage."], source="https://x.example/")
+        assert emb.calls == 0  # refused before chunking, embedding or screening anything
+
+
+def _revoked_keyring() -> Keyring:
+    k = Keyring.generate()
+    k.revoke(k.active().key_id)
+    return k

@@ -8,11 +8,13 @@ and other requests while a batch is embedded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from ragguard import Guard, NotFoundError, QuarantineEntry, RecordVerdict, SearchResult, StoreError
-from ragguard.audit import AuditReport
+from ragguard.audit import AuditCounts, AuditReport
+from ragguard.audit.baseline import detector_info
 from starlette.concurrency import run_in_threadpool
 
 from ragguard_server.auth import require_token
@@ -39,10 +41,17 @@ from ragguard_server.state import ServerState
 T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that cannot be parsed, or a bad Content-Length header."},
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
     413: {"model": ErrorBody, "description": "Over a size limit (body bytes, records, text length)."},
     422: {"model": ErrorBody, "description": "Invalid request or record."},
     503: {"model": ErrorBody, "description": "Store unreachable, server misconfigured, or still starting."},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No quarantined chunk has this id."},
+}
+_SEAL_FAILS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The quarantined chunk fails its seal; it stays quarantined."},
 }
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=_ERRORS)
@@ -198,7 +207,7 @@ def _not_found(chunk_id: str) -> Callable[[], Any]:
     return raise_
 
 
-@router.get("/quarantine/{chunk_id}", summary="Show one quarantined chunk")
+@router.get("/quarantine/{chunk_id}", summary="Show one quarantined chunk", responses=_NOT_FOUND)
 async def quarantine_get(chunk_id: ChunkId, state: StateDep) -> QuarantineEntryOut:
     """One quarantined chunk; 404 if there is none with this id."""
     guard = state.require_guard()
@@ -206,7 +215,11 @@ async def quarantine_get(chunk_id: ChunkId, state: StateDep) -> QuarantineEntryO
     return QuarantineEntryOut.model_validate(entry.to_dict())
 
 
-@router.post("/quarantine/{chunk_id}/release", summary="Release a quarantined chunk")
+@router.post(
+    "/quarantine/{chunk_id}/release",
+    summary="Release a quarantined chunk",
+    responses={**_NOT_FOUND, **_SEAL_FAILS},
+)
 async def quarantine_release(chunk_id: ChunkId, state: StateDep) -> ReleaseResponse:
     """Re-seal a quarantined chunk as allowed and serve it.
 
@@ -223,6 +236,7 @@ async def quarantine_release(chunk_id: ChunkId, state: StateDep) -> ReleaseRespo
     "/quarantine/{chunk_id}",
     summary="Purge a quarantined chunk",
     status_code=status.HTTP_204_NO_CONTENT,
+    responses=_NOT_FOUND,
     response_class=Response,
 )
 async def quarantine_purge(chunk_id: ChunkId, state: StateDep) -> Response:
@@ -239,15 +253,37 @@ async def audit(body: AuditRequest, state: StateDep) -> AuditResponse:
 
     The report's ``exit_code`` is the CLI's: 0 clean, 1 new findings, 2 integrity
     failures. With ``quarantine`` the audit moves chunks, so it takes the write lock.
+    Before the first ingest the knowledge base is empty and the report is clean.
     """
     guard = state.require_guard()
 
     def work() -> AuditReport:
         return guard.audit(reembed=body.reembed, quarantine=body.quarantine, shard=body.shard)
 
+    def nothing_stored() -> AuditReport:
+        return _empty_audit(guard, body)
+
     if body.quarantine:
         async with state.write_lock():
-            report = await run_in_threadpool(work)
+            report = await _or_empty(guard, work, nothing_stored)
     else:
-        report = await run_in_threadpool(work)
+        report = await _or_empty(guard, work, nothing_stored)
     return AuditResponse(exit_code=report.exit_code, report=report.to_dict())
+
+
+def _empty_audit(guard: Guard, body: AuditRequest) -> AuditReport:
+    """The clean report of a store nothing was ingested into yet (its collections do not exist)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return AuditReport(
+        collection=guard.collection_name,
+        started_at=now,
+        finished_at=now,
+        counts=AuditCounts(),
+        integrity_failures=(),
+        findings=(),
+        moved=(),
+        detectors=tuple(detector_info(d) for d in guard.detectors),
+        policy_version=guard.policy.version,
+        shard=body.shard,
+        reembed=body.reembed,
+    )

@@ -203,6 +203,16 @@ def test_audit_reports_tampering_and_exit_code(client: TestClient, guard: Guard)
     assert client.post("/v1/audit", json={"shard": [2, 2]}, headers=AUTH).status_code == 422
 
 
+def test_audit_before_any_ingest_is_clean_not_503(client: TestClient) -> None:
+    """Regression (found by schemathesis): an empty knowledge base is not an outage."""
+    for body in ({}, {"quarantine": True}, {"reembed": True, "shard": [0, 2]}):
+        r = client.post("/v1/audit", json=body, headers=AUTH)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["exit_code"] == 0
+        assert out["report"]["counts"]["served"] == 0 and out["report"]["integrity_failures"] == []
+
+
 def test_dependency_guards_routes_even_without_the_middleware(guard: Guard) -> None:
     """The router dependency is a second check, independent of the middleware's path list."""
     app = create_app(server_settings(), guard=guard)
