@@ -151,7 +151,7 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
     print(
         "| chunks | bare Chroma read | seals + text re-scan, 1 process | "
         f"seals + text re-scan, {auto} workers | ratio to bare read | bare kNN, 1 per chunk | "
-        f"embedding-space re-scan | peak RSS MB (text, {auto} w) |"
+        f"embedding-space re-scan | peak RSS MB: bare read / audit (text, {auto} w) |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
@@ -165,7 +165,8 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
         rate = {k: v["chunks"] / v["seconds"] for k, v in runs.items()}
         print(
             f"| {size:,} | {rate['read']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
-            f"{rate['par'] / rate['read']:.2f} | {rate['knn']:.0f} | **{rate['emb']:.0f}** | {par['rss_mb']:.0f} |",
+            f"{rate['par'] / rate['read']:.2f} | {rate['knn']:.0f} | **{rate['emb']:.0f}** | "
+            f"{read['rss_mb']:.0f} / {par['rss_mb']:.0f} |",
             flush=True,
         )
 

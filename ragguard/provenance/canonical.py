@@ -29,18 +29,23 @@ import numpy.typing as npt
 CHUNK_ID_PREFIX = "rg-"
 
 
+# One encoder, built once: ``json.dumps`` with these options builds a new one per
+# call, which is most of the cost of sealing and verifying a chunk.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     """Serialise a flat record to its canonical UTF-8 JSON bytes.
 
     Raises:
         TypeError: If a value is not a JSON scalar (the record must be flat).
+        ValueError: If a float is NaN or infinite.
     """
     for key, value in record.items():
-        if value is not None and not isinstance(value, (str, int, float, bool)):
+        if not isinstance(value, _SCALARS):
             raise TypeError(f"provenance field {key!r} is not a scalar: {type(value).__name__}")
-    return json.dumps(dict(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return _ENCODER.encode(dict(record)).encode("utf-8")
 
 
 def normalise_text(text: str) -> str:

@@ -48,8 +48,10 @@ _FIELDS: dict[str, str] = {
 
 def split_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split stored metadata into (``rg_`` provenance keys, caller keys)."""
-    rg = {k: v for k, v in metadata.items() if k.startswith(PREFIX)}
-    user = {k: v for k, v in metadata.items() if not k.startswith(PREFIX)}
+    rg: dict[str, Any] = {}
+    user: dict[str, Any] = {}
+    for k, v in metadata.items():
+        (rg if k.startswith(PREFIX) else user)[k] = v
     return rg, user
 
 
