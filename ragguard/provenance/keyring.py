@@ -240,7 +240,9 @@ class Keyring:
 def _signer_from_json(item: dict[str, Any]) -> Signer:
     alg = item["alg"]
     if alg == "hmac-sha256":
-        return HmacSigner(key_id=item["id"], secret=b64decode(item["secret"]))
+        secret = b64decode(item["secret"])
+        # Derived, never read: an edited id must fail the file's id check, as for Ed25519.
+        return HmacSigner(key_id=derive_key_id("hmac-sha256", secret), secret=secret)
     if alg == "ed25519":
         public = Ed25519PublicKey.from_public_bytes(b64decode(item["public"]))
         private = Ed25519PrivateKey.from_private_bytes(b64decode(item["private"])) if item.get("private") else None
