@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import stat
 
 import numpy as np
@@ -201,7 +202,7 @@ _RING = Keyring.generate()
 
 
 @pytest.mark.parametrize("algorithm", ["hmac-sha256", "ed25519"])
-def test_a_key_file_whose_id_was_edited_is_refused(tmp_path: Path, algorithm: str) -> None:
+def test_a_key_file_whose_id_was_edited_is_refused(tmp_path: pathlib.Path, algorithm: str) -> None:
     import json as _json
 
     path = tmp_path / "keys.json"
