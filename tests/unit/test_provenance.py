@@ -203,11 +203,10 @@ _RING = Keyring.generate()
 
 @pytest.mark.parametrize("algorithm", ["hmac-sha256", "ed25519"])
 def test_a_key_file_whose_id_was_edited_is_refused(tmp_path: pathlib.Path, algorithm: str) -> None:
-    import json as _json
 
     path = tmp_path / "keys.json"
     Keyring.generate(algorithm).save(path)  # type: ignore[arg-type]
-    data = _json.loads(path.read_text())
+    data = json.loads(path.read_text())
     old = data["keys"][0]["id"]
     new = old[0] + "0" * (len(old) - 1)
     path.write_text(path.read_text().replace(old, new))
