@@ -19,6 +19,11 @@ boilerplate) repeat whole lines, independently written paraphrases do not.
 Even then the finding corroborates other cues (at most 0.45, or 0.55 for a
 paraphrase of a quarantined passage) rather than deciding alone.
 
+Structured records (tables, pipe- or tab-separated rows) are left out on
+both sides: records of one schema sit close together in embedding space by
+construction, whatever they say, so closeness there is not the paraphrase
+signal a campaign leaves in prose.
+
 The cluster is looked for among the untrusted chunks of the batch *and* in
 the store (untrusted chunks already served, and quarantined ones), through
 the store's own kNN index, so a campaign is found whether its passages arrive
@@ -37,6 +42,15 @@ from ragguard.types import Finding, TrustTier
 
 TRUST_KEY = "rg_trust"
 _WORD = re.compile(r"\w+")
+
+
+def is_structured(text: str) -> bool:
+    """Whether most of the text's lines are table or delimited rows (two or more ``|`` or tabs)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    rows = sum(1 for line in lines if line.count("|") >= 2 or line.count("\t") >= 2)
+    return 2 * rows >= len(lines)
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -127,7 +141,11 @@ class CampaignDetector:
         """Findings per chunk; trusted chunks are never flagged by this detector."""
         n = len(batch.chunks)
         out: list[list[Finding]] = [[] for _ in range(n)]
-        idx = [i for i, t in enumerate(batch.trust) if t is not TrustTier.TRUSTED]
+        idx = [
+            i
+            for i, t in enumerate(batch.trust)
+            if t is not TrustTier.TRUSTED and not is_structured(batch.chunks[i].text)
+        ]
         if not idx:
             return out
         ids = [batch.chunks[i].id for i in idx]
@@ -180,6 +198,8 @@ class CampaignDetector:
                     if nid == ids[j]:
                         continue  # the same chunk, already stored: re-ingest is not a campaign
                     sim = 1.0 - dist
+                    if is_structured(text):
+                        continue  # a record of some schema: near by construction, not a paraphrase
                     if not quarantined and meta.get(TRUST_KEY) == TrustTier.TRUSTED.value:
                         ev.best_trusted = max(ev.best_trusted, sim)
                     elif sim >= self.similarity and not self.is_copy(texts[j], text, shapes):

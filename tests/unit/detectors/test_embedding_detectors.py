@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ragguard.detectors.base import ScreeningBatch
-from ragguard.detectors.campaign import CampaignDetector
+from ragguard.detectors.campaign import CampaignDetector, is_structured
 from ragguard.detectors.classifier import EmbeddingClassifier, train
 from ragguard.detectors.density import DensityOutlierDetector
 from ragguard.detectors.query_targeting import QueryTargetingDetector
@@ -201,19 +201,43 @@ def test_campaign_ignores_copies_and_versions_of_one_text() -> None:
 
 
 def test_campaign_ignores_documents_cut_from_one_template() -> None:
-    """Tables with one header row (or mail with one boilerplate line) are siblings, not a campaign."""
+    """Mail with one boilerplate line is a set of siblings, not a campaign; without the line, members again."""
     center = unit(RNG.normal(size=DIM))
     vecs = near(center, 3, noise=0.02)
-    header = "| Rank  | Nation     | Gold | Silver | Bronze | Total |"
-    tables = [
-        f"{header}\n| 1 | Brazil | 9 | 0 | 0 | 9 |\n| 2 | Argentina | 0 | 7 | 1 | 8 |",
-        f"{header.replace('  ', ' ')}\n| 1 | Canada | 6 | 3 | 2 | 11 |\n| 2 | Kenya | 1 | 2 | 1 | 4 |",
-        f"{header}\n| 1   | Spain | 2 | 0 | 4 | 6 |\n| 2 | Chile | 1 | 1 | 0 | 2 |",
+    footer = "If you have any questions, just reply to this email. The Billing Team"
+    bodies = [
+        "Your account was charged 3,620 dollars by ACH for the Moonchaser invoice.",
+        "A refund of 420 dollars from Typeform reached the company checking account today.",
+        "You sent a wire payment of 600 dollars to the landlord for the office rent.",
     ]
-    chunks = [Chunk(f"t{i}", t, "s", f"d{i}", 0) for i, t in enumerate(tables)]
+    mails = [f"{b}\n{footer}" for b in bodies]
+    chunks = [Chunk(f"m{i}", t, "s", f"d{i}", 0) for i, t in enumerate(mails)]
     assert not any(CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None)))
-    # The same passages without the shared line are independent members again.
-    bare = [t.split("\n", 1)[1] for t in tables]
-    chunks = [Chunk(f"b{i}", t, "s", f"d{i}", 0) for i, t in enumerate(bare)]
+    chunks = [Chunk(f"b{i}", t, "s", f"d{i}", 0) for i, t in enumerate(bodies)]
     found = CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None))
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
+
+
+def test_campaign_leaves_structured_records_out() -> None:
+    """Tables of one schema sit close in embedding space whatever they say: not a paraphrase cluster."""
+    center = unit(RNG.normal(size=DIM))
+    vecs = near(center, 3, noise=0.02)
+    tables = [
+        "| 1 | Brazil | 9 | 0 | 0 | 9 |\n| 2 | Argentina | 0 | 7 | 1 | 8 |",
+        "| 1 | Canada | 6 | 3 | 2 | 11 |\n| 2 | Kenya | 1 | 2 | 1 | 4 |",
+        "| 1   | Spain | 2 | 0 | 4 | 6 |\n| 2 | Chile | 1 | 1 | 0 | 2 |",
+    ]
+    assert all(is_structured(t) for t in tables) and not is_structured("A sentence.\nAnother | one.")
+    chunks = [Chunk(f"t{i}", t, "s", f"d{i}", 0) for i, t in enumerate(tables)]
+    assert not any(CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None)))
+    # Stored tables are not members of a prose passage's cluster either; stored prose is.
+    for texts, expect in (
+        (tables, False),
+        ([f"Sales rose in region {i} and costs stayed flat." for i in range(3)], True),
+    ):
+        served = InMemoryCollection("s")
+        for i, (t, v) in enumerate(zip(texts, vecs, strict=True)):
+            served.raw_set(f"u{i}", t, v, {"rg_trust": "untrusted"})
+        prose = [Chunk("p0", "Revenue went up everywhere this year while spending held.", "s", "dp", 0)]
+        batch = ScreeningBatch(prose, near(center, 1, noise=0.02), [TrustTier.UNTRUSTED], StoreView(served, None))
+        assert bool(CampaignDetector().detect(batch)[0]) is expect
