@@ -7,6 +7,7 @@ real embedder, deterministically and in microseconds.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import re
@@ -21,16 +22,21 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.hazmat.primitives import serialization
 
 from ragguard.config import Settings
 from ragguard.detectors.base import Detector, ScreeningBatch
 from ragguard.guard import Guard
 from ragguard.policy import Policy
 from ragguard.provenance.keyring import Keyring
+from ragguard.provenance.signers import Ed25519Signer, HmacSigner
 from ragguard.stores.memory import InMemoryCollection, InMemoryStore
 from ragguard.types import Finding, Span
 
 __all__ = [
+    "find_leaks",
+    "key_needles",
+    "secret_forms",
     "FakeEmbedder",
     "FlagDetector",
     "InMemoryCollection",
@@ -181,3 +187,49 @@ def _heartbeat(url: str) -> bool:
             return bool(resp.status == 200)
     except OSError:
         return False
+
+
+# -- key-leak checks (for tests that grep outputs, logs and stores for key material) --
+def secret_forms(raw: bytes) -> dict[str, bytes]:
+    """Every encoding of ``raw`` a leak could plausibly take."""
+    b64 = base64.b64encode(raw)
+    url = base64.urlsafe_b64encode(raw)
+    return {
+        "raw": raw,
+        "latin-1 text": raw.decode("latin-1").encode("utf-8"),
+        "hex": raw.hex().encode(),
+        "HEX": raw.hex().upper().encode(),
+        "base64": b64,
+        "base64 unpadded": b64.rstrip(b"="),
+        "urlsafe base64": url,
+        "urlsafe base64 unpadded": url.rstrip(b"="),
+        "repr": repr(raw)[2:-1].encode(),
+    }
+
+
+def key_needles(ring: Keyring) -> dict[str, bytes]:
+    """Every form of every secret in ``ring`` (HMAC secrets, Ed25519 private keys)."""
+    needles: dict[str, bytes] = {}
+    for kid in ring.key_ids:
+        signer = ring.get(kid)
+        if isinstance(signer, HmacSigner):
+            needles.update({f"{kid} {name}": form for name, form in secret_forms(signer.secret).items()})
+        elif isinstance(signer, Ed25519Signer) and signer.private_key is not None:
+            raw = signer.private_key.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            der = signer.private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            pem = signer.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            needles.update({f"{kid} {name}": form for name, form in secret_forms(raw).items()})
+            needles.update({f"{kid} PKCS#8 DER {name}": form for name, form in secret_forms(der).items()})
+            needles[f"{kid} PEM body"] = b"".join(pem.splitlines()[1:-1])
+    return needles
+
+
+def find_leaks(haystacks: dict[str, bytes], needles: dict[str, bytes]) -> list[str]:
+    """``"where: which form"`` for every needle found in every haystack."""
+    return [f"{where}: {name}" for where, hay in haystacks.items() for name, form in needles.items() if form in hay]
