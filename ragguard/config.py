@@ -64,9 +64,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=256, ge=1, le=5000)
     #: Run the text detectors in a thread while the embedder encodes the same batch
     #: (the model releases the GIL in its kernels; the rules need no vectors). Off by
-    #: default: where the model already uses every core (2 cores here) the thread
-    #: slows it down more than it saves (ingest ratio 1.055 on vs 1.023 off, bench/perf.py);
-    #: worth trying where the model runs on a GPU or on fewer threads than there are cores.
+    #: default: where the model already uses every core (2 cores here) it gained nothing
+    #: measurable (bench/perf.py: ingest ratio 0.999 on, 0.996 off); worth trying where
+    #: the model runs on a GPU or on fewer threads than there are cores.
     overlap_screening: bool = False
     model: str | None = None
     model_sha256: str | None = None
