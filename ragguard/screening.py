@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ragguard.detectors.base import ScreeningBatch, TextDetector
+from ragguard.detectors.base import ScreeningBatch, detect_texts, split_detectors
 from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
 
 if TYPE_CHECKING:
@@ -45,8 +45,8 @@ def screen(
         ``(vectors, verdicts)``, both in the order of ``chunks``.
     """
     texts = [c.text for c in chunks]
-    in_thread = [d for d in guard.detectors if isinstance(d, TextDetector)] if background is not None else []
-    pending = background.submit(_detect_texts, in_thread, texts) if background is not None and in_thread else None
+    in_thread = split_detectors(guard.detectors)[0] if background is not None else []
+    pending = background.submit(detect_texts, in_thread, texts) if background is not None and in_thread else None
     vectors = guard.embedder.embed(texts)
     batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=guard.embedder.model_id)
     from_thread = dict(zip(map(id, in_thread), pending.result(), strict=True)) if pending is not None else {}
@@ -75,8 +75,3 @@ def record_verdict(record_id: str, chunk_verdicts: list[Verdict]) -> RecordVerdi
                 findings.append(f)
     findings.sort(key=lambda f: -f.score)
     return RecordVerdict(record_id, worst.action, worst.score, tuple(findings), tuple(chunk_verdicts))
-
-
-def _detect_texts(detectors: Sequence[TextDetector], texts: Sequence[str]) -> list[list[list[Finding]]]:
-    """Per detector, per text, the findings (the background half of screening)."""
-    return [[d.detect_text(t) for t in texts] for d in detectors]

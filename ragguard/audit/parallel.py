@@ -21,10 +21,10 @@ import os
 import pickle
 from collections.abc import Sequence
 
-from ragguard.detectors.base import Detector, TextDetector
+from ragguard.detectors.base import TextDetector, detect_texts
 from ragguard.types import Finding
 
-__all__ = ["AUTO_MIN_CHUNKS", "PendingScan", "TextScanPool", "auto_workers", "split_detectors"]
+__all__ = ["AUTO_MIN_CHUNKS", "PendingScan", "TextScanPool", "auto_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _init_worker(payload: bytes) -> None:
 
 def _scan_texts(texts: Sequence[str]) -> list[list[list[Finding]]]:
     """Per detector, per text, the findings (runs in a worker)."""
-    return [[d.detect_text(t) for t in texts] for d in _WORKER_DETECTORS]
+    return detect_texts(_WORKER_DETECTORS, texts)
 
 
 def auto_workers(total_chunks: int) -> int:
@@ -51,13 +51,6 @@ def auto_workers(total_chunks: int) -> int:
     if total_chunks < AUTO_MIN_CHUNKS:
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
-
-
-def split_detectors(detectors: Sequence[Detector]) -> tuple[list[TextDetector], list[Detector]]:
-    """``(text detectors, the rest)``, each in the guard's order."""
-    text = [d for d in detectors if isinstance(d, TextDetector)]
-    rest = [d for d in detectors if not isinstance(d, TextDetector)]
-    return text, rest
 
 
 class TextScanPool:
@@ -99,7 +92,7 @@ class TextScanPool:
     def submit(self, texts: Sequence[str]) -> PendingScan:
         """Start scanning ``texts``; in-process, the work is done before this returns."""
         if self._pool is None:
-            return PendingScan([], [[d.detect_text(t) for t in texts] for d in self.detectors])
+            return PendingScan([], detect_texts(self.detectors, texts))
         # Split the page so every worker gets a share; results are re-joined in order.
         step = max(1, -(-len(texts) // self.workers))
         parts = [self._pool.submit(_scan_texts, list(texts[i : i + step])) for i in range(0, len(texts), step)]

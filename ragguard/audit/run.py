@@ -20,7 +20,7 @@ import numpy.typing as npt
 from ragguard.audit import baseline as bl
 from ragguard.audit import moves
 from ragguard.audit.embedmap import MapSampler
-from ragguard.audit.parallel import PendingScan, TextScanPool, auto_workers, split_detectors
+from ragguard.audit.parallel import PendingScan, TextScanPool, auto_workers
 from ragguard.audit.results import (
     WITHHELD_REASONS,
     AuditCounts,
@@ -31,7 +31,7 @@ from ragguard.audit.results import (
     IntegrityFailure,
     IntegrityReason,
 )
-from ragguard.detectors.base import ScreeningBatch
+from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import split_metadata, verify
 from ragguard.stores.base import Collection, StoreView, iter_pages
@@ -99,7 +99,8 @@ class _Auditor:
     ) -> None:
         self.guard = guard
         self.pool = pool
-        self.other_detectors = [d for d in guard.detectors if id(d) not in {id(t) for t in pool.detectors}]
+        # The text detectors run in ``pool``; the ones that read vectors or the store run here.
+        self.other_detectors = split_detectors(guard.detectors)[1]
         self.pending: deque[_Page] = deque()
         self.served = served
         self.quarantine = quarantine

@@ -74,3 +74,19 @@ class TextDetector(abc.ABC):
     @abc.abstractmethod
     def detect_text(self, text: str) -> list[Finding]:
         """Findings for one text."""
+
+
+def split_detectors(detectors: Sequence[Detector]) -> tuple[list[TextDetector], list[Detector]]:
+    """``(text detectors, the rest)``, each in the given order.
+
+    Text detectors need neither vectors nor the store, so callers may run them
+    elsewhere (a thread during encoding, worker processes during an audit).
+    """
+    text = [d for d in detectors if isinstance(d, TextDetector)]
+    rest = [d for d in detectors if not isinstance(d, TextDetector)]
+    return text, rest
+
+
+def detect_texts(detectors: Sequence[TextDetector], texts: Sequence[str]) -> list[list[list[Finding]]]:
+    """Per detector, per text, the findings of :meth:`TextDetector.detect_text`."""
+    return [[d.detect_text(t) for t in texts] for d in detectors]

@@ -10,8 +10,8 @@ import pytest
 from audit_support import CLEAN, OLD_POISON, SRC, flag, new_guard, with_detectors
 
 from ragguard.audit import run_audit
-from ragguard.audit.parallel import AUTO_MIN_CHUNKS, TextScanPool, auto_workers, split_detectors
-from ragguard.detectors.base import TextDetector
+from ragguard.audit.parallel import AUTO_MIN_CHUNKS, TextScanPool, auto_workers
+from ragguard.detectors.base import TextDetector, split_detectors
 from ragguard.detectors.registry import create
 from ragguard.types import Finding, Span
 
