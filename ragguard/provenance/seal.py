@@ -44,14 +44,24 @@ _FIELDS: dict[str, str] = {
     "algorithm": "rg_alg",
     "review": "rg_review",
 }
+#: Every key a version-1 record may hold: the fields, the version and the signature.
+_RECORD_KEYS = frozenset([*_FIELDS.values(), VERSION_KEY, SIGNATURE_KEY])
+_STR_FIELDS = tuple(name for name in _FIELDS if name not in ("chunk_index", "score"))
+_TRUST = {t.value: t for t in TrustTier}
+_ACTION = {a.value: a for a in Action}
 
 
 def split_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split stored metadata into (``rg_`` provenance keys, caller keys)."""
-    rg: dict[str, Any] = {}
+    # Set algebra on the key view runs in C: this sits on the retrieval path,
+    # once per candidate, and most chunks carry only the known rg_ keys.
+    extra = metadata.keys() - _RECORD_KEYS
+    if not extra:
+        return dict(metadata), {}
+    rg = {k: metadata[k] for k in metadata.keys() & _RECORD_KEYS}
     user: dict[str, Any] = {}
-    for k, v in metadata.items():
-        (rg if k.startswith(PREFIX) else user)[k] = v
+    for k in extra:
+        (rg if k.startswith(PREFIX) else user)[k] = metadata[k]
     return rg, user
 
 
@@ -72,26 +82,27 @@ def from_metadata(metadata: Mapping[str, Any]) -> Provenance:
     """
     if metadata.get(VERSION_KEY) != RECORD_VERSION:
         raise ValueError(f"unsupported provenance record version {metadata.get(VERSION_KEY)!r}")
-    kwargs: dict[str, Any] = {}
-    for name, key in _FIELDS.items():
-        if key not in metadata:
-            raise ValueError(f"missing provenance field {key}")
-        value = metadata[key]
-        if name == "trust":
-            value = TrustTier(value)
-        elif name == "action":
-            value = Action(value)
-        elif name == "chunk_index":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{key} is not an integer")
-        elif name == "score":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{key} is not a number")
-            value = float(value)
-        elif not isinstance(value, str):
-            raise ValueError(f"{key} is not a string")
-        kwargs[name] = value
-    return Provenance(**kwargs)
+    try:
+        values = {name: metadata[key] for name, key in _FIELDS.items()}
+    except KeyError as exc:
+        raise ValueError(f"missing provenance field {exc.args[0]}") from None
+    for name in _STR_FIELDS:
+        if not isinstance(values[name], str):
+            raise ValueError(f"{_FIELDS[name]} is not a string")
+    index, score = values["chunk_index"], values["score"]
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"{_FIELDS['chunk_index']} is not an integer")
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise ValueError(f"{_FIELDS['score']} is not a number")
+    values["score"] = float(score)
+    # Dict lookups, not Enum(value) calls: this runs for every retrieved chunk.
+    trust, action = _TRUST.get(values["trust"]), _ACTION.get(values["action"])
+    if trust is None:
+        raise ValueError(f"{_FIELDS['trust']} is not a trust tier: {values['trust']!r}")
+    if action is None:
+        raise ValueError(f"{_FIELDS['action']} is not an action: {values['action']!r}")
+    values["trust"], values["action"] = trust, action
+    return Provenance(**values)
 
 
 def encode_findings(findings: Sequence[Finding], limit: int = 16) -> str:
@@ -110,7 +121,12 @@ def decode_findings(text: object) -> tuple[tuple[str, str, float], ...]:
 
 def signed_bytes(metadata: Mapping[str, Any]) -> bytes:
     """The canonical bytes a seal signs: every ``rg_`` field except the signature."""
-    return canonical_bytes({k: v for k, v in metadata.items() if k.startswith(PREFIX) and k != SIGNATURE_KEY})
+    if metadata.keys() <= _RECORD_KEYS:  # already split: a C-level copy, not a filter
+        fields = dict(metadata)
+        fields.pop(SIGNATURE_KEY, None)
+    else:
+        fields = {k: v for k, v in metadata.items() if k.startswith(PREFIX) and k != SIGNATURE_KEY}
+    return canonical_bytes(fields)
 
 
 def seal(prov: Provenance, keyring: Keyring) -> dict[str, MetadataValue]:

@@ -201,6 +201,49 @@ def test_canonical_bytes_roundtrip(a: dict) -> None:
 _RING = Keyring.generate()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(
+            st.text(max_size=12),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        max_size=8,
+    )
+)
+def test_canonical_bytes_match_the_portable_json_encoder(a: dict) -> None:
+    # canonical_bytes takes CPython's C encoder directly; any other bytes would break every stored seal.
+    portable = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert canonical_bytes(a) == portable.encode(a).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"rg_extra": "x"},  # an rg_ key the seal never had
+        {"caller": "x"},  # caller metadata added after sealing
+        {"rg_chunk_index": False},  # == 0 in Python, other bytes on the wire
+        {"rg_v": True},  # == 1, passes the version check, must still fail the signature
+        {"rg_v": 1.0},
+    ],
+)
+def test_added_keys_and_type_changes_break_the_seal(change: dict) -> None:
+    text, vec, meta = _sealed(_RING)
+    assert verify("rg-abc", text, vec, meta, _RING)[1] is None
+    assert verify("rg-abc", text, vec, {**meta, **change}, _RING)[1] is not None
+
+
+def test_a_removed_field_breaks_the_seal() -> None:
+    text, vec, meta = _sealed(_RING)
+    for key in meta:
+        if key != "rg_sig":
+            assert verify("rg-abc", text, vec, {k: v for k, v in meta.items() if k != key}, _RING)[1] is not None
+
+
 @pytest.mark.parametrize("algorithm", ["hmac-sha256", "ed25519"])
 def test_a_key_file_whose_id_was_edited_is_refused(tmp_path: pathlib.Path, algorithm: str) -> None:
 
