@@ -9,6 +9,8 @@ audit's own, not the store build's:
 
 * **bare read**: every page of the served collection with documents,
   metadatas and vectors, straight from chromadb: the floor any audit pays;
+* **seals only**: ``Guard.audit`` with no detectors: the store walk (ids listed
+  in big pages, content read by id) and every seal verified;
 * **seals + text re-scan**: ``Guard.audit`` with the default text detectors
   (instructions, hidden, obfuscation, query_targeting, token_artifacts), in
   process (``workers=1``) and with the text re-scan in worker processes;
@@ -130,7 +132,8 @@ def child(mode: str, path: Path, workers: int) -> dict[str, Any]:
             offset += 500
         seconds = time.perf_counter() - t
     else:
-        guard = open_store(path, TEXT_DETECTORS if mode == "text" else EMBEDDING_DETECTORS)
+        detectors = {"text": TEXT_DETECTORS, "embedding": EMBEDDING_DETECTORS, "seals": ()}[mode]
+        guard = open_store(path, detectors)
         n = guard.collections()[0].count()
         t = time.perf_counter()
         guard.audit(workers=workers)
@@ -149,22 +152,23 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
     auto = workers or min(os.cpu_count() or 1, 8)
     print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {os.cpu_count()} CPUs\n")
     print(
-        "| chunks | bare Chroma read | seals + text re-scan, 1 process | "
+        "| chunks | bare Chroma read | seals only | seals + text re-scan, 1 process | "
         f"seals + text re-scan, {auto} workers | ratio to bare read | bare kNN, 1 per chunk | "
         f"embedding-space re-scan | peak RSS MB: bare read / audit (text, {auto} w) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         path = build(size, data)
         read = run_child("read", path)
+        seals = run_child("seals", path)
         one = run_child("text", path, 1)
         par = run_child("text", path, auto)
         knn = run_child("knn", path)
         emb = run_child("embedding", path, 1)
-        runs = {"read": read, "one": one, "par": par, "knn": knn, "emb": emb}
+        runs = {"read": read, "seals": seals, "one": one, "par": par, "knn": knn, "emb": emb}
         rate = {k: v["chunks"] / v["seconds"] for k, v in runs.items()}
         print(
-            f"| {size:,} | {rate['read']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
+            f"| {size:,} | {rate['read']:.0f} | {rate['seals']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
             f"{rate['par'] / rate['read']:.2f} | {rate['knn']:.0f} | **{rate['emb']:.0f}** | "
             f"{read['rss_mb']:.0f} / {par['rss_mb']:.0f} |",
             flush=True,
@@ -197,7 +201,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--workers", type=int, default=0, help="text re-scan workers (0: one per CPU, up to 8)")
     ap.add_argument("--reembed-passages", type=int, default=1000, help="0 skips the --reembed comparison")
-    ap.add_argument("--child", choices=("read", "knn", "text", "embedding"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("read", "seals", "knn", "text", "embedding"), help=argparse.SUPPRESS)
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

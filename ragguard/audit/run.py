@@ -34,7 +34,7 @@ from ragguard.audit.results import (
 from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import split_metadata, verify
-from ragguard.stores.base import Collection, StoreView, iter_pages
+from ragguard.stores.base import Collection, StoreView, iter_id_pages
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
 if TYPE_CHECKING:
@@ -326,12 +326,18 @@ def run_audit(
         auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool)
         done = 0
         for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
-            for page in iter_pages(col, page_size):
-                done += len(page)
-                mine = [c for c in page if in_shard(c.id, shard)]
-                if mine:
-                    handle(mine)
-                if progress is not None:
+            for ids in iter_id_pages(col):
+                # The shard is chosen on ids, before any content is read: n shards read 1/n each.
+                mine = [i for i in ids if in_shard(i, shard)]
+                for start in range(0, len(mine), page_size):
+                    page = col.get(mine[start : start + page_size])
+                    if page:  # empty when every chunk was deleted since the listing
+                        handle(page)
+                    if progress is not None:
+                        seen = done + len(ids) * min(start + page_size, len(mine)) // len(mine)
+                        progress(seen, max(total, seen))
+                done += len(ids)
+                if progress is not None and not mine:
                     progress(done, max(total, done))
             auditor.drain()
     s = auditor.s

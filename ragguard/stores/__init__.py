@@ -1,6 +1,14 @@
 """Vector-store adapters ragguard plugs into: Chroma (embedded or server) and in-memory."""
 
-from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, Neighbours, StoreClient, StoreView, iter_pages
+from ragguard.stores.base import (
+    QUARANTINE_SUFFIX,
+    Collection,
+    Neighbours,
+    StoreClient,
+    StoreView,
+    iter_id_pages,
+    iter_pages,
+)
 from ragguard.stores.chroma import ChromaCollection, ChromaStore
 from ragguard.stores.memory import InMemoryCollection, InMemoryStore
 
@@ -14,5 +22,6 @@ __all__ = [
     "Neighbours",
     "StoreClient",
     "StoreView",
+    "iter_id_pages",
     "iter_pages",
 ]

@@ -78,11 +78,12 @@ class ChromaCollection:
         return set(self._col.get(ids=list(ids), include=[])["ids"])
 
     @_store_errors
-    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
-        """Chunks by id, with vectors."""
+    def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
+        """Chunks by id, with vectors unless told not to."""
         if not ids:
             return []
-        return _rows(self._col.get(ids=list(ids), include=_INCLUDE_ALL))
+        include = _INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]
+        return _rows(self._col.get(ids=list(ids), include=include))
 
     @_store_errors
     def query(
@@ -130,6 +131,11 @@ class ChromaCollection:
         """A page of chunks in Chroma's stable internal order."""
         include = _INCLUDE_ALL if include_embeddings else ["documents", "metadatas"]
         return _rows(self._col.get(offset=offset, limit=limit, include=include))
+
+    @_store_errors
+    def page_ids(self, offset: int, limit: int) -> list[str]:
+        """A page of ids in the order of :meth:`page`."""
+        return [str(i) for i in self._col.get(offset=offset, limit=limit, include=[])["ids"]]
 
     @_store_errors
     def delete(self, ids: Sequence[str]) -> None:

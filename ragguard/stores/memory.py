@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,9 +44,9 @@ class InMemoryCollection:
         """Which of ``ids`` are present."""
         return {i for i in ids if i in self._rows}
 
-    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+    def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Chunks by id, skipping missing ones."""
-        return [self._chunk(i) for i in ids if i in self._rows]
+        return [self._chunk(i, with_embedding=include_embeddings) for i in ids if i in self._rows]
 
     def query(
         self, embeddings: npt.NDArray[np.float32], n: int, *, include_embeddings: bool = True
@@ -79,8 +80,11 @@ class InMemoryCollection:
 
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Chunks ``[offset, offset + limit)`` in insertion order."""
-        ids = list(self._rows)[offset : offset + limit]
-        return [self._chunk(i, with_embedding=include_embeddings) for i in ids]
+        return [self._chunk(i, with_embedding=include_embeddings) for i in self.page_ids(offset, limit)]
+
+    def page_ids(self, offset: int, limit: int) -> list[str]:
+        """Ids ``[offset, offset + limit)`` in insertion order."""
+        return list(itertools.islice(self._rows, offset, offset + limit))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""

@@ -1,0 +1,78 @@
+"""Streaming a collection: ids listed in big pages, content read by id, shards read only their own chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from audit_support import BAD, SRC, new_guard, served
+
+from ragguard.audit.run import in_shard
+from ragguard.stores import ChromaStore, InMemoryStore, iter_id_pages, iter_pages
+from ragguard.stores.base import Collection
+from ragguard.types import StoredChunk
+
+
+def _filled(kind: str, tmp_path: Path, n: int = 23) -> Collection:
+    store = ChromaStore(path=tmp_path / "chroma") if kind == "chroma" else InMemoryStore()
+    col = store.collection("kbase", create=True)
+    vecs = np.random.default_rng(3).normal(size=(n, 8)).astype(np.float32)
+    col.add([f"c{i:02d}" for i in range(n)], vecs, [f"text {i}" for i in range(n)], [{"n": i} for i in range(n)])
+    return col
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_every_chunk_streams_exactly_once_across_id_and_content_pages(kind: str, tmp_path: Path) -> None:
+    col = _filled(kind, tmp_path)
+    pages = list(iter_pages(col, 3, id_page_size=7))
+    got = [c.id for page in pages for c in page]
+    assert sorted(got) == [f"c{i:02d}" for i in range(23)]
+    assert all(len(p) <= 3 for p in pages)
+    assert all(c.text == f"text {int(c.id[1:])}" and c.embedding is not None for p in pages for c in p)
+    assert [len(ids) for ids in iter_id_pages(col, 7)] == [7, 7, 7, 2]
+
+
+@pytest.mark.parametrize("kind", ["memory", "chroma"])
+def test_page_ids_follow_the_order_of_page(kind: str, tmp_path: Path) -> None:
+    col = _filled(kind, tmp_path)
+    assert col.page_ids(5, 9) == [c.id for c in col.page(5, 9, include_embeddings=False)]
+    assert col.page_ids(23, 5) == []
+
+
+def test_a_chunk_deleted_after_the_listing_is_skipped() -> None:
+    col = _filled("memory", Path("."))
+    stream = iter_pages(col, 5, id_page_size=100)
+    first = next(stream)
+    col.delete(["c10", "c20"])
+    rest = [c.id for page in stream for c in page]
+    assert "c10" not in rest and "c20" not in rest
+    assert len(first) + len(rest) == 21
+
+
+class _CountingGets:
+    """Wraps a collection and records every id whose content is read."""
+
+    def __init__(self, inner: Collection) -> None:
+        self.inner = inner
+        self.read: list[str] = []
+
+    def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
+        self.read.extend(ids)
+        return self.inner.get(ids, include_embeddings=include_embeddings)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_sharded_audit_reads_only_its_own_chunks() -> None:
+    g = new_guard()
+    g.ingest([f"Passage {i} about the river and the city number {i}." for i in range(30)] + [BAD], source=SRC)
+    all_ids = [c.id for c in served(g).page(0, 1000)]
+    counting = _CountingGets(served(g))
+    g._cols = (counting, g.collections()[1])  # type: ignore[assignment]
+    report = g.audit(shard=(1, 3))
+    assert counting.read and all(in_shard(i, (1, 3)) for i in counting.read)
+    assert sorted(counting.read) == sorted(i for i in all_ids if in_shard(i, (1, 3)))
+    assert report.counts.served == len(counting.read)
