@@ -6,7 +6,7 @@ public API) so the pipeline's one hot loop reads on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -14,13 +14,29 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard.detectors.base import ScreeningBatch, detect_texts, split_detectors
+from ragguard.detectors.seams import seam_findings
 from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
     from ragguard.stores.base import StoreView
 
-__all__ = ["record_verdict", "screen"]
+__all__ = ["record_verdict", "screen", "seam_context"]
+
+
+def seam_context(guard: Guard, split: Sequence[tuple[str, Sequence[Chunk]]]) -> dict[str, list[Finding]]:
+    """Findings from the text across each record's chunk boundaries, by chunk id.
+
+    Args:
+        guard: Supplies the text detectors.
+        split: ``(record text, its chunks in order)`` per record.
+    """
+    text_detectors = split_detectors(guard.detectors)[0]
+    out: dict[str, list[Finding]] = {}
+    for text, chunks in split:
+        for pos, found in seam_findings(text_detectors, text, chunks).items():
+            out.setdefault(chunks[pos].id, []).extend(found)
+    return out
 
 
 def screen(
@@ -29,6 +45,7 @@ def screen(
     trust: Sequence[TrustTier],
     view: StoreView | None,
     background: ThreadPoolExecutor | None = None,
+    context: Mapping[str, Sequence[Finding]] | None = None,
 ) -> tuple[npt.NDArray[np.float32], list[Verdict]]:
     """Embed ``chunks`` once, run the guard's detectors on the same vectors, decide each chunk.
 
@@ -40,6 +57,9 @@ def screen(
         background: A thread to run the text detectors in (they need no
             vectors) while the embedder encodes, so their cost hides behind
             the model's; ``None`` runs everything in order.
+        context: Findings by chunk id that only the text around the chunk shows
+            (see :mod:`ragguard.detectors.seams`); a rule the chunk's own scan
+            already found is not added twice.
 
     Returns:
         ``(vectors, verdicts)``, both in the order of ``chunks``.
@@ -55,6 +75,10 @@ def screen(
         results = from_thread.get(id(det))
         for i, found in enumerate(results if results is not None else det.detect(batch)):
             per_chunk[i].extend(found)
+    if context:
+        for c, found in zip(chunks, per_chunk, strict=True):
+            own = {f.code for f in found}
+            found.extend(f for f in context.get(c.id, ()) if f.code not in own)
     verdicts = []
     for c, t, found in zip(chunks, trust, per_chunk, strict=True):
         override = guard.settings.thresholds_for(c.source, guard.policy.thresholds(t))

@@ -1,0 +1,62 @@
+"""Chunk seams: an instruction the chunker cut away from the context that betrays it is still found."""
+
+from __future__ import annotations
+
+from ragguard import Settings
+from ragguard.detectors.instructions import InstructionDetector
+from ragguard.detectors.seams import chunk_offsets, seam_findings
+from ragguard.records import Chunker, InputRecord
+from ragguard.testing import make_guard
+from ragguard.types import Action, Chunk
+
+ROWS = "\n".join(f"| {1990 + i} | Team {i} | {i * 3} wins | {i + 2} losses |" for i in range(30))
+QUESTION = "What are the primary functions of the liver?"
+TABLE_THEN_TASK = f"| Year | Team | Wins | Losses |\n|---|---|---|---|\n{ROWS}\n\n{QUESTION}"
+PROSE = " ".join(f"The river town number {i} grew around its old stone bridge and market square." for i in range(14))
+PROSE_THEN_QUESTION = f"{PROSE}\n\n{QUESTION}"
+
+
+def _chunks(text: str, size: int = 600) -> list[Chunk]:
+    return Chunker(size, 50).split(InputRecord(id="doc", text=text, source="https://wiki.example/"))
+
+
+def test_the_cut_leaves_the_task_in_a_chunk_that_reads_clean_on_its_own() -> None:
+    chunks = _chunks(TABLE_THEN_TASK)
+    assert chunks[-1].text == QUESTION  # the splitter cut at the paragraph break
+    assert InstructionDetector().detect_text(chunks[-1].text) == []
+
+
+def test_the_seam_scan_attributes_the_finding_to_the_chunk_with_its_span() -> None:
+    chunks = _chunks(TABLE_THEN_TASK)
+    found = seam_findings([InstructionDetector()], TABLE_THEN_TASK, chunks)
+    last = len(chunks) - 1
+    assert last in found
+    (f,) = [f for f in found[last] if f.code == "RG-INS-104"]
+    assert f.span is not None and QUESTION in chunks[last].text[f.span.start : f.span.end]
+    assert "boundary" in f.explanation
+
+
+def test_prose_before_the_same_question_is_no_seam_finding() -> None:
+    chunks = _chunks(PROSE_THEN_QUESTION)
+    assert len(chunks) > 1
+    assert seam_findings([InstructionDetector()], PROSE_THEN_QUESTION, chunks) == {}
+
+
+def test_ingest_quarantines_the_cut_off_task_and_keeps_plain_prose() -> None:
+    g = make_guard(settings=Settings(chunk_size=600, chunk_overlap=50), detectors=[InstructionDetector()])
+    # Two calls: in one call the two records would share the question's chunk (same source,
+    # same text, one content-addressed id), and a shared chunk carries its worst context.
+    (bad,) = g.scan([{"id": "t", "text": TABLE_THEN_TASK}], source="https://incoming.example/", trust="untrusted")
+    (good,) = g.scan([{"id": "p", "text": PROSE_THEN_QUESTION}], source="https://incoming.example/", trust="untrusted")
+    assert bad.action is not Action.ALLOW and any(f.code == "RG-INS-104" for f in bad.findings)
+    assert good.action is Action.ALLOW and good.findings == ()
+
+
+def test_chunk_offsets_follow_overlapping_chunks_and_refuse_foreign_ones() -> None:
+    chunks = _chunks(PROSE, size=200)
+    starts = chunk_offsets(PROSE, chunks)
+    assert starts is not None
+    assert all(PROSE[s : s + len(c.text)] == c.text for s, c in zip(starts, chunks, strict=True))
+    assert starts == sorted(starts)
+    foreign = Chunk(id="x", text="not in the record", source="s", doc_id="d", chunk_index=0)
+    assert chunk_offsets(PROSE, [*chunks[:1], foreign]) is None
