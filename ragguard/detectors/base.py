@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from ragguard.types import Chunk, Finding, TrustTier
 
@@ -66,6 +66,12 @@ class TextDetector(abc.ABC):
     """
 
     name: str = "text"
+    #: True when every finding is local to its span, so the detector means the
+    #: same thing on any window of a text. Detectors that judge a text as a whole
+    #: ("opens with a query", token statistics) leave it False: on a window cut
+    #: at an arbitrary point they would judge the cut (see
+    #: :mod:`ragguard.detectors.seams`).
+    span_local: ClassVar[bool] = False
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Apply :meth:`detect_text` to every chunk of the batch."""

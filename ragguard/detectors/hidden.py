@@ -178,6 +178,8 @@ class HiddenContentDetector(TextDetector):
             score when the instruction sits in hidden content.
     """
 
+    span_local = True
+
     name = "hidden"
 
     def __init__(self, hidden_boost: float = 0.5) -> None:

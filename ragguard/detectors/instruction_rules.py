@@ -258,7 +258,7 @@ CORE_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-027",
         r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort|ab\s+jetzt|keine?)\b|\b(?:jetzt|nun|ab\s+sofort)\s+"
-        r"(?:bist\s+du|sind\s+sie)\b|\bich\s+möchte,?\s+dass\s+(?:du|sie)\s+(?:\w+\s+){0,3}(?:fungier|agier|handel|"
+        r"(?:bist\s+du|sind\s+sie)\b|\bich\s+möchte,?\s+dass\s+(?:du|sie)\s+(?:-?[\w-]+,?\s+){0,6}(?:fungier|agier|handel|"
         r"spiel|verhält|verhalt)\w*|\b(?:tu|tue|tun\s+sie)\s+so,?\s+als\b|\bin\s+(?:deiner|ihrer)\s+rolle\b",
         0.55,
         "German: reassigns the model's role",

@@ -155,6 +155,8 @@ class InstructionDetector(TextDetector):
         min_score: Findings scoring below this are dropped.
     """
 
+    span_local = True
+
     name = "instructions"
 
     def __init__(self, decoded_boost: float = 0.35, min_score: float = 0.0) -> None:

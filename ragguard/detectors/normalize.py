@@ -306,6 +306,7 @@ def _normalize_run(text: str, s: int, e: int, out: TextBuilder, log: _HidingLog,
     """Normalise one run of non-ASCII characters ``text[s:e]`` into ``out``."""
     i = s
     prev_kept = text[s - 1] if s > 0 else ""
+    word_end, word_latin = -1, False
     while i < e:
         ch = text[i]
         cp = ord(ch)
@@ -361,9 +362,13 @@ def _normalize_run(text: str, s: int, e: int, out: TextBuilder, log: _HidingLog,
             prev_kept = " "
             i += 1
             continue
-        folded = _fold_char(ch)
         if ch in _CONFUSABLE_NONLATIN:
             log.confusables = True
+            if i >= word_end:  # one decision per word: a long word costs its length once
+                word_end, word_latin = _passes_for_latin(text, i)
+            folded = _fold_char(ch) if word_latin else ch
+        else:
+            folded = _fold_char(ch)
         if folded != ch and folded.isascii() and folded.isalpha() and ch not in _HOMOGLYPHS:
             log.note("styled-letters", i, i + 1)
         out.add(folded, i, 1)
@@ -371,6 +376,33 @@ def _normalize_run(text: str, s: int, e: int, out: TextBuilder, log: _HidingLog,
         i += 1
 
 
+def _passes_for_latin(text: str, i: int) -> tuple[int, bool]:
+    """Whether the Cyrillic/Greek look-alike at ``text[i]`` stands in for a Latin letter.
+
+    Returns ``(end of its word, decision)``; the decision holds for the whole word.
+
+    It does when its word also holds Latin letters ("іgnore"), or when every
+    letter of the word is a look-alike and the text around it is Latin ("асе"
+    in an English sentence). In a Russian or Greek word it is just a letter:
+    folding "все" to "bce" would garble real text for every rule that reads it.
+    """
+    a = i
+    while a > 0 and text[a - 1].isalpha():
+        a -= 1
+    z = i + 1
+    while z < len(text) and text[z].isalpha():
+        z += 1
+    word = text[a:z]
+    if any(c.isascii() for c in word):
+        return z, True
+    if not all(c in _HOMOGLYPHS for c in word):
+        return z, False
+    around = text[max(0, a - _CONTEXT) : a] + text[z : z + _CONTEXT]
+    latin = sum(c.isascii() and c.isalpha() for c in around)
+    return z, latin > sum(c.isalpha() and not c.isascii() for c in around)
+
+
+_CONTEXT = 40
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -450,6 +482,8 @@ class ObfuscationDetector(TextDetector):
     Whether the hidden text is an instruction is the instruction detector's job
     (it scans the same normalised and decoded views).
     """
+
+    span_local = True
 
     name = "obfuscation"
 

@@ -6,7 +6,9 @@ primary functions of the liver?") lands in a chunk of its own, where it reads
 as an ordinary question: the context that makes it out of place is in the
 previous chunk. Screening chunk by chunk would make the chunker a blind spot.
 
-For a record cut into several chunks, every text detector also reads a window
+For a record cut into several chunks, every span-local text detector (one whose
+findings mean the same on any window of a text; see
+:attr:`~ragguard.detectors.base.TextDetector.span_local`) also reads a window
 around each boundary (``window`` characters of the record on either side). A
 finding in that window is attributed to the chunks its span overlaps, with its
 span moved into the chunk's own coordinates, unless the chunk already has that
@@ -56,7 +58,7 @@ def seam_findings(
     """Findings that only the text across a chunk boundary shows, per chunk position.
 
     Args:
-        detectors: The text detectors to run on each seam window.
+        detectors: Text detectors; the span-local ones run on each seam window.
         text: The whole record text the chunks were cut from.
         chunks: The record's chunks, in order.
         window: Characters of the record read on each side of a boundary.
@@ -65,6 +67,7 @@ def seam_findings(
         ``{chunk position: findings}`` for chunks that gain a finding; a
         finding's span is in the chunk's own text.
     """
+    detectors = [d for d in detectors if d.span_local]
     if len(chunks) < 2 or not detectors:
         return {}
     starts = chunk_offsets(text, chunks)
@@ -74,8 +77,8 @@ def seam_findings(
     out: dict[int, list[Finding]] = {}
     seen: dict[int, set[str]] = {}
     for b in range(1, len(chunks)):
-        lo = max(0, ends[b - 1] - window)
-        hi = min(len(text), starts[b] + window) if starts[b] >= ends[b - 1] else min(len(text), ends[b - 1] + window)
+        cut = min(starts[b], ends[b - 1])
+        lo, hi = _snap(text, max(0, cut - window), max(starts[b], ends[b - 1]) + window, cut)
         piece = text[lo:hi]
         for det in detectors:
             for f in det.detect_text(piece):
@@ -89,3 +92,27 @@ def seam_findings(
                         why = f"{f.explanation} Read across the boundary with the neighbouring chunk."
                         out.setdefault(i, []).append(dataclasses.replace(f, span=span, explanation=why))
     return out
+
+
+def _snap(text: str, lo: int, hi: int, cut: int) -> tuple[int, int]:
+    """Move the window's ends inwards to line (else word) boundaries.
+
+    Line-anchored rules (``^``) would otherwise read the window's first
+    character as the start of a line, and a word cut in two as a word.
+    """
+    hi = min(len(text), hi)
+    if lo > 0:
+        nl = text.find("\n", lo, cut)
+        if nl >= 0:
+            lo = nl + 1
+        else:
+            sp = text.find(" ", lo, cut)
+            lo = sp + 1 if sp >= 0 else lo
+    if hi < len(text):
+        nl = text.rfind("\n", cut, hi)
+        if nl >= 0:
+            hi = nl
+        else:
+            sp = text.rfind(" ", cut, hi)
+            hi = sp if sp >= 0 else hi
+    return lo, hi

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ragguard import Settings
+from ragguard.detectors.base import TextDetector
 from ragguard.detectors.instructions import InstructionDetector
 from ragguard.detectors.seams import chunk_offsets, seam_findings
 from ragguard.records import Chunker, InputRecord
 from ragguard.testing import make_guard
-from ragguard.types import Action, Chunk
+from ragguard.types import Action, Chunk, Finding, Span
 
 ROWS = "\n".join(f"| {1990 + i} | Team {i} | {i * 3} wins | {i + 2} losses |" for i in range(30))
 QUESTION = "What are the primary functions of the liver?"
@@ -60,3 +61,34 @@ def test_chunk_offsets_follow_overlapping_chunks_and_refuse_foreign_ones() -> No
     assert starts == sorted(starts)
     foreign = Chunk(id="x", text="not in the record", source="s", doc_id="d", chunk_index=0)
     assert chunk_offsets(PROSE, [*chunks[:1], foreign]) is None
+
+
+class _FirstWords(TextDetector):
+    """Judges a text by how it opens: meaningless on a window cut at an arbitrary point."""
+
+    name = "first-words"
+
+    def detect_text(self, text: str) -> list[Finding]:
+        return [Finding(self.name, "RG-TEST-OPEN", 0.9, "opens oddly.", Span(0, min(5, len(text))))] if text else []
+
+
+class _LocalFirstWords(_FirstWords):
+    span_local = True
+
+
+def test_only_span_local_detectors_read_seams() -> None:
+    chunks = _chunks(PROSE_THEN_QUESTION)
+    assert seam_findings([_FirstWords()], PROSE_THEN_QUESTION, chunks) == {}
+    assert seam_findings([_LocalFirstWords()], PROSE_THEN_QUESTION, chunks) != {}
+
+
+def test_seam_windows_start_at_a_line_or_word_boundary() -> None:
+    chunks = _chunks(TABLE_THEN_TASK)
+    found = seam_findings([_LocalFirstWords()], TABLE_THEN_TASK, chunks)
+    starts = chunk_offsets(TABLE_THEN_TASK, chunks)
+    assert starts is not None
+    for pos, fs in found.items():
+        for f in fs:
+            assert f.span is not None
+            at = starts[pos] + f.span.start
+            assert at == 0 or TABLE_THEN_TASK[at - 1] in "\n "
