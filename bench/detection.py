@@ -49,6 +49,7 @@ from ragguard.detectors.classifier import EmbeddingClassifier, train  # noqa: E4
 from ragguard.detectors.registry import DEFAULT_DETECTORS, create  # noqa: E402
 from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
+from ragguard.records import InputRecord  # noqa: E402
 from ragguard.stores import ChromaStore  # noqa: E402
 from ragguard.types import Action, Finding, RecordVerdict  # noqa: E402
 
@@ -219,6 +220,29 @@ def speed(emb_real: SentenceTransformerEmbedder, rows: list[devdata.Row], classi
     print(f"\nwhole ingest / embedding alone time ratio: {t_ingest / t_embed:.3f}")
 
 
+def seam_cost(g: Guard, rows: list[devdata.Row]) -> None:
+    """What reading across chunk boundaries adds to the text detectors, on the records cut into several chunks."""
+    from ragguard.detectors.base import detect_texts, split_detectors
+    from ragguard.screening import seam_context
+
+    split = [(r.text, cs) for r, cs in g._chunks([InputRecord(r.id, r.text, UNTRUSTED_SOURCE) for r in rows])]
+    split = [(t, cs) for t, cs in split if len(cs) > 1]
+    if not split:
+        return
+    text_detectors = split_detectors(g.detectors)[0]
+    t = time.perf_counter()
+    detect_texts(text_detectors, [c.text for _, cs in split for c in cs])
+    t_chunks = time.perf_counter() - t
+    t = time.perf_counter()
+    seam_context(g, split, g._chunker().overlap)
+    t_seams = time.perf_counter() - t
+    boundaries = sum(len(cs) - 1 for _, cs in split)
+    print(
+        f"\nchunk seams: {len(split)} records cut into several chunks ({boundaries} boundaries); the text detectors "
+        f"take {t_chunks:.2f} s on their chunks and {t_seams:.2f} s more on the seams (+{t_seams / t_chunks:.0%})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="ragguard detection benchmark on the dev set")
     ap.add_argument("--data", type=Path, default=devdata.DEFAULT_DATA)
@@ -263,6 +287,7 @@ def main() -> None:
 
         inj_v = g.scan(recs(inj), source=UNTRUSTED_SOURCE, trust="untrusted")
         report("Injection (documents.jsonl as untrusted)", inj, inj_v)
+        seam_cost(g, inj)
 
         print("\n### Obfuscated injection positives (recall at the default policy)\n")
         plain = np.array([flagged(v) for v, r in zip(inj_v, inj, strict=True) if r.label == 1]).mean()

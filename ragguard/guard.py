@@ -196,8 +196,11 @@ class Guard:
         return StoreView(served, quarantine)
 
     # -- screening -----------------------------------------------------------
+    def _chunker(self) -> Chunker:
+        return Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+
     def _chunks(self, records: list[InputRecord]) -> list[tuple[InputRecord, list[Chunk]]]:
-        chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        chunker = self._chunker()
         return [(r, chunker.split(r)) for r in records]
 
     def _run(
@@ -223,7 +226,7 @@ class Guard:
             self.keyring(create=True).active()  # fail on a bad or verify-only key before any work is done
             self.collections(create=True)
         view = self._view()
-        context = seam_context(self, [(r.text, chunks) for r, chunks in split])
+        context = seam_context(self, [(r.text, chunks) for r, chunks in split], self._chunker().overlap)
         size = self.settings.batch_size
         with contextlib.ExitStack() as stack:
             background = (

@@ -214,6 +214,11 @@ class Chunker:
     chunk_size: int = 1000
     chunk_overlap: int = 100
 
+    @property
+    def overlap(self) -> int:
+        """The most characters two consecutive chunks share."""
+        return min(self.chunk_overlap, self.chunk_size // 2)
+
     def split(self, record: InputRecord) -> list[Chunk]:
         """Chunks of one record, each with a content-addressed id."""
         from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -221,9 +226,7 @@ class Chunker:
         if len(record.text) <= self.chunk_size:
             pieces = [record.text]
         else:
-            splitter = RecursiveCharacterTextSplitter(
-                chunk_size=self.chunk_size, chunk_overlap=min(self.chunk_overlap, self.chunk_size // 2)
-            )
+            splitter = RecursiveCharacterTextSplitter(chunk_size=self.chunk_size, chunk_overlap=self.overlap)
             pieces = [p for p in splitter.split_text(record.text) if p.strip()]
         return [
             Chunk(

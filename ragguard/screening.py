@@ -24,17 +24,18 @@ if TYPE_CHECKING:
 __all__ = ["record_verdict", "screen", "seam_context"]
 
 
-def seam_context(guard: Guard, split: Sequence[tuple[str, Sequence[Chunk]]]) -> dict[str, list[Finding]]:
+def seam_context(guard: Guard, split: Sequence[tuple[str, Sequence[Chunk]]], overlap: int) -> dict[str, list[Finding]]:
     """Findings from the text across each record's chunk boundaries, by chunk id.
 
     Args:
         guard: Supplies the text detectors.
         split: ``(record text, its chunks in order)`` per record.
+        overlap: The most characters two consecutive chunks share.
     """
     text_detectors = split_detectors(guard.detectors)[0]
     out: dict[str, list[Finding]] = {}
     for text, chunks in split:
-        for pos, found in seam_findings(text_detectors, text, chunks).items():
+        for pos, found in seam_findings(text_detectors, text, chunks, overlap).items():
             out.setdefault(chunks[pos].id, []).extend(found)
     return out
 
@@ -77,8 +78,12 @@ def screen(
             per_chunk[i].extend(found)
     if context:
         for c, found in zip(chunks, per_chunk, strict=True):
-            own = {f.code for f in found}
-            found.extend(f for f in context.get(c.id, ()) if f.code not in own)
+            have = {f.code for f in found}
+            # A chunk shared by several records has one context list per record: strongest first, once per rule.
+            for f in sorted(context.get(c.id, ()), key=lambda f: -f.score):
+                if f.code not in have:
+                    have.add(f.code)
+                    found.append(f)
     verdicts = []
     for c, t, found in zip(chunks, trust, per_chunk, strict=True):
         override = guard.settings.thresholds_for(c.source, guard.policy.thresholds(t))

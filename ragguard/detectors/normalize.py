@@ -224,6 +224,9 @@ class _HidingLog:
         self.count: dict[str, int] = {}
         self.in_word: dict[str, bool] = {}
         self.confusables = False
+        # The word the last look-alike belonged to (its end) and whether it passes for Latin.
+        self.word_end = -1
+        self.word_latin = False
 
     def note(self, kind: str, start: int, end: int, in_word: bool = False) -> None:
         self.first.setdefault(kind, start)
@@ -306,7 +309,6 @@ def _normalize_run(text: str, s: int, e: int, out: TextBuilder, log: _HidingLog,
     """Normalise one run of non-ASCII characters ``text[s:e]`` into ``out``."""
     i = s
     prev_kept = text[s - 1] if s > 0 else ""
-    word_end, word_latin = -1, False
     while i < e:
         ch = text[i]
         cp = ord(ch)
@@ -364,9 +366,9 @@ def _normalize_run(text: str, s: int, e: int, out: TextBuilder, log: _HidingLog,
             continue
         if ch in _CONFUSABLE_NONLATIN:
             log.confusables = True
-            if i >= word_end:  # one decision per word: a long word costs its length once
-                word_end, word_latin = _passes_for_latin(text, i)
-            folded = _fold_char(ch) if word_latin else ch
+            if i >= log.word_end:  # one decision per word, kept across runs: a word costs its length once
+                log.word_end, log.word_latin = _passes_for_latin(text, i)
+            folded = _fold_char(ch) if log.word_latin else ch
         else:
             folded = _fold_char(ch)
         if folded != ch and folded.isascii() and folded.isalpha() and ch not in _HOMOGLYPHS:
@@ -482,8 +484,6 @@ class ObfuscationDetector(TextDetector):
     Whether the hidden text is an instruction is the instruction detector's job
     (it scans the same normalised and decoded views).
     """
-
-    span_local = True
 
     name = "obfuscation"
 

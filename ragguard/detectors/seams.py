@@ -7,7 +7,8 @@ as an ordinary question: the context that makes it out of place is in the
 previous chunk. Screening chunk by chunk would make the chunker a blind spot.
 
 For a record cut into several chunks, every span-local text detector (one whose
-findings mean the same on any window of a text; see
+findings mean the same on any window of a text, such as ``instructions`` and
+``hidden``; not ``obfuscation``, which counts hidings over the whole text; see
 :attr:`~ragguard.detectors.base.TextDetector.span_local`) also reads a window
 around each boundary (``window`` characters of the record on either side). A
 finding in that window is attributed to the chunks its span overlaps, with its
@@ -32,11 +33,13 @@ __all__ = ["SEAM_WINDOW", "chunk_offsets", "seam_findings"]
 SEAM_WINDOW = 400
 
 
-def chunk_offsets(text: str, chunks: Sequence[Chunk]) -> list[int] | None:
+def chunk_offsets(text: str, chunks: Sequence[Chunk], overlap: int) -> list[int] | None:
     """Where each chunk starts in ``text`` (chunks are in order), or None if one is not found.
 
-    The splitter returns substrings of the record in order, possibly
-    overlapping, so each is searched from just after the previous start.
+    The splitter returns substrings of the record in order, each overlapping the
+    previous one by at most ``overlap`` characters, so each is searched from
+    there (as LangChain's ``add_start_index`` does): a short chunk whose text
+    also occurs inside the previous one is not placed there.
     """
     out: list[int] = []
     pos = 0
@@ -45,7 +48,7 @@ def chunk_offsets(text: str, chunks: Sequence[Chunk]) -> list[int] | None:
         if at < 0:
             return None
         out.append(at)
-        pos = at + 1
+        pos = max(at + 1, at + len(c.text) - overlap)
     return out
 
 
@@ -53,6 +56,7 @@ def seam_findings(
     detectors: Sequence[TextDetector],
     text: str,
     chunks: Sequence[Chunk],
+    overlap: int,
     window: int = SEAM_WINDOW,
 ) -> dict[int, list[Finding]]:
     """Findings that only the text across a chunk boundary shows, per chunk position.
@@ -61,6 +65,7 @@ def seam_findings(
         detectors: Text detectors; the span-local ones run on each seam window.
         text: The whole record text the chunks were cut from.
         chunks: The record's chunks, in order.
+        overlap: The most characters two consecutive chunks share.
         window: Characters of the record read on each side of a boundary.
 
     Returns:
@@ -70,15 +75,14 @@ def seam_findings(
     detectors = [d for d in detectors if d.span_local]
     if len(chunks) < 2 or not detectors:
         return {}
-    starts = chunk_offsets(text, chunks)
+    starts = chunk_offsets(text, chunks, overlap)
     if starts is None:
         return {}
     ends = [s + len(c.text) for s, c in zip(starts, chunks, strict=True)]
-    out: dict[int, list[Finding]] = {}
-    seen: dict[int, set[str]] = {}
+    best: dict[tuple[int, str], Finding] = {}
     for b in range(1, len(chunks)):
         cut = min(starts[b], ends[b - 1])
-        lo, hi = _snap(text, max(0, cut - window), max(starts[b], ends[b - 1]) + window, cut)
+        lo, hi = _snap(text, max(0, cut - window), max(starts[b], ends[b - 1]) + window, window)
         piece = text[lo:hi]
         for det in detectors:
             for f in det.detect_text(piece):
@@ -86,33 +90,37 @@ def seam_findings(
                     continue
                 a, z = f.span.start + lo, f.span.end + lo
                 for i in (b - 1, b):  # the screening step drops rules a chunk's own scan already found
-                    if a < ends[i] and z > starts[i] and f.code not in seen.setdefault(i, set()):
-                        seen[i].add(f.code)
+                    prev = best.get((i, f.code))
+                    if a < ends[i] and z > starts[i] and (prev is None or f.score > prev.score):
                         span = Span(max(a, starts[i]) - starts[i], min(z, ends[i]) - starts[i])
                         why = f"{f.explanation} Read across the boundary with the neighbouring chunk."
-                        out.setdefault(i, []).append(dataclasses.replace(f, span=span, explanation=why))
+                        best[(i, f.code)] = dataclasses.replace(f, span=span, explanation=why)
+    out: dict[int, list[Finding]] = {}
+    for (i, _), f in sorted(best.items()):
+        out.setdefault(i, []).append(f)
     return out
 
 
-def _snap(text: str, lo: int, hi: int, cut: int) -> tuple[int, int]:
-    """Move the window's ends inwards to line (else word) boundaries.
+def _snap(text: str, lo: int, hi: int, limit: int) -> tuple[int, int]:
+    """Widen the window to whole lines (else whole words), by at most ``limit`` characters a side.
 
     Line-anchored rules (``^``) would otherwise read the window's first
-    character as the start of a line, and a word cut in two as a word.
+    character as the start of a line, and a word cut in two as a word; widening
+    rather than shrinking keeps a long table row that ends right at the cut.
     """
     hi = min(len(text), hi)
-    if lo > 0:
-        nl = text.find("\n", lo, cut)
+    if lo > 0 and text[lo - 1] != "\n":
+        nl = text.rfind("\n", max(0, lo - limit), lo)
         if nl >= 0:
             lo = nl + 1
         else:
-            sp = text.find(" ", lo, cut)
+            sp = text.rfind(" ", max(0, lo - limit), lo)
             lo = sp + 1 if sp >= 0 else lo
-    if hi < len(text):
-        nl = text.rfind("\n", cut, hi)
+    if hi < len(text) and text[hi] != "\n":
+        nl = text.find("\n", hi, hi + limit)
         if nl >= 0:
             hi = nl
         else:
-            sp = text.rfind(" ", cut, hi)
+            sp = text.find(" ", hi, hi + limit)
             hi = sp if sp >= 0 else hi
     return lo, hi

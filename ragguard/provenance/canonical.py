@@ -71,7 +71,7 @@ def canonical_bytes(record: Mapping[str, Any]) -> bytes:
         if not isinstance(value, _SCALARS):
             raise TypeError(f"provenance field {key!r} is not a scalar: {type(value).__name__}")
     if _C_ENCODE is not None:
-        return "".join(_C_ENCODE(record, 0)).encode("utf-8")
+        return "".join(_C_ENCODE(record if type(record) is dict else dict(record), 0)).encode("utf-8")
     return _ENCODER.encode(dict(record)).encode("utf-8")
 
 

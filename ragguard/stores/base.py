@@ -6,6 +6,7 @@ and reads them back to verify the seal.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from ragguard.types import MetadataValue, StoredChunk
 
 QUARANTINE_SUFFIX = "__quarantine"
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -173,15 +175,42 @@ def _close(col: Collection, pairs: list[list[tuple[str, float]]], min_similarity
 ID_PAGE_SIZE = 50_000
 
 
-def iter_id_pages(col: Collection, id_page_size: int = ID_PAGE_SIZE) -> Iterator[list[str]]:
-    """Stream a collection's ids, ``id_page_size`` at a time (memory flat in collection size)."""
-    offset = 0
+#: Ids re-listed before each id page: a walk survives this many deletions of
+#: already-listed chunks between two listings (they shift later ids back).
+ID_PAGE_SLACK = 1000
+
+
+def iter_id_pages(col: Collection, id_page_size: int = ID_PAGE_SIZE, slack: int = ID_PAGE_SLACK) -> Iterator[list[str]]:
+    """Stream a collection's ids, ``id_page_size`` at a time (memory flat in collection size).
+
+    Each listing starts ``slack`` ids before where the previous one ended and
+    drops the ids that one already gave, so chunks deleted behind the walk
+    (quarantine moves, a concurrent audit) do not make it skip the chunks that
+    shift back into their place. Chunks added during the walk are appended by
+    the store and are listed when the walk reaches them.
+    """
+    lister = getattr(col, "page_ids", None)
+    if lister is None:  # a store written against the older protocol: list through page()
+
+        def lister(offset: int, limit: int) -> list[str]:
+            return [c.id for c in col.page(offset, limit, include_embeddings=False)]
+
+    offset, prev_start, previous = 0, 0, frozenset[str]()
     while True:
-        ids = col.page_ids(offset, id_page_size)
-        if not ids:
+        start = max(prev_start, offset - slack)
+        listed = lister(start, id_page_size + (offset - start))
+        fresh = [i for i in listed if i not in previous]
+        if previous and listed and listed[0] not in previous:
+            log.warning(
+                "%s changed under the walk: more than %d chunks were deleted since the last listing; "
+                "some chunks may not be visited",
+                col.name,
+                slack,
+            )
+        if not fresh:
             return
-        yield ids
-        offset += len(ids)
+        yield fresh
+        prev_start, offset, previous = start, start + len(listed), frozenset(listed)
 
 
 def iter_pages(
@@ -199,6 +228,8 @@ def iter_pages(
     """
     for ids in iter_id_pages(col, id_page_size):
         for start in range(0, len(ids), page_size):
-            page = col.get(ids[start : start + page_size], include_embeddings=include_embeddings)
+            part = ids[start : start + page_size]
+            # Only ask for what differs from the default: older stores take ``get(ids)`` alone.
+            page = col.get(part) if include_embeddings else col.get(part, include_embeddings=False)
             if page:
                 yield page

@@ -255,3 +255,9 @@ def test_a_key_file_whose_id_was_edited_is_refused(tmp_path: pathlib.Path, algor
     path.write_text(path.read_text().replace(old, new))
     with pytest.raises(SigningKeyError, match="does not match its key material"):
         Keyring.load(path)
+
+
+def test_canonical_bytes_take_any_mapping() -> None:
+    from types import MappingProxyType
+
+    assert canonical_bytes(MappingProxyType({"b": 1, "a": "x"})) == b'{"a":"x","b":1}'

@@ -76,3 +76,43 @@ def test_a_sharded_audit_reads_only_its_own_chunks() -> None:
     assert counting.read and all(in_shard(i, (1, 3)) for i in counting.read)
     assert sorted(counting.read) == sorted(i for i in all_ids if in_shard(i, (1, 3)))
     assert report.counts.served == len(counting.read)
+
+
+def test_the_walk_survives_deletions_behind_it() -> None:
+    col = _filled("memory", Path("."), n=30)
+    walk = iter_id_pages(col, 10, slack=5)
+    first = next(walk)
+    col.delete(first[:3])  # three listed chunks go: every later id shifts back three places
+    rest = [i for page in walk for i in page]
+    assert sorted(first + rest) == [f"c{i:02d}" for i in range(30)]
+    assert len(first + rest) == 30
+
+
+def test_more_deletions_than_the_slack_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    col = _filled("memory", Path("."), n=30)
+    walk = iter_id_pages(col, 10, slack=2)
+    first = next(walk)
+    col.delete(first[:6])
+    with caplog.at_level("WARNING"):
+        list(walk)
+    assert "changed under the walk" in caplog.text
+
+
+class _OldStyle:
+    """A collection written against the protocol before ``page_ids`` and ``get(include_embeddings=)``."""
+
+    def __init__(self, inner: Collection) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
+        return self.inner.page(offset, limit, include_embeddings=include_embeddings)
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        return self.inner.get(ids)
+
+
+def test_a_store_without_page_ids_still_streams() -> None:
+    col = _filled("memory", Path("."))
+    got = [c.id for page in iter_pages(_OldStyle(col), 4, id_page_size=6) for c in page]  # type: ignore[arg-type]
+    assert sorted(got) == [f"c{i:02d}" for i in range(23)]

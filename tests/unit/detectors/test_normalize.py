@@ -177,3 +177,16 @@ def test_prose_hidden_in_base64_is_flagged_at_the_encoded_run() -> None:
     assert found[0].span is not None and text[found[0].span.start : found[0].span.end] == blob
     binary = base64.b64encode(bytes(range(64))).decode()
     assert not [f for f in ObfuscationDetector().detect_text(f"icon data {binary}") if f.code == "RG-OBF-007"]
+
+
+def test_a_word_alternating_scripts_is_judged_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every Latin letter ends a run of non-ASCII characters; the decision must outlive the run,
+    # or each look-alike would re-read the whole word (quadratic in its length).
+    from ragguard.detectors import normalize as mod
+
+    calls = []
+    real = mod._passes_for_latin
+    monkeypatch.setattr(mod, "_passes_for_latin", lambda text, i: calls.append(i) or real(text, i))
+    text = "a\u0430" * 500
+    assert normalize(text).view.text == "aa" * 500
+    assert len(calls) == 1
