@@ -116,3 +116,13 @@ def test_a_store_without_page_ids_still_streams() -> None:
     col = _filled("memory", Path("."))
     got = [c.id for page in iter_pages(_OldStyle(col), 4, id_page_size=6) for c in page]  # type: ignore[arg-type]
     assert sorted(got) == [f"c{i:02d}" for i in range(23)]
+
+
+def test_chunks_added_during_the_walk_are_visited_once() -> None:
+    col = _filled("memory", Path("."), n=12)
+    walk = iter_id_pages(col, 5, slack=3)
+    first = next(walk)
+    vecs = np.random.default_rng(4).normal(size=(4, 8)).astype(np.float32)
+    col.add([f"n{i}" for i in range(4)], vecs, [f"new {i}" for i in range(4)], [{} for _ in range(4)])
+    seen = first + [i for page in walk for i in page]
+    assert sorted(seen) == sorted([f"c{i:02d}" for i in range(12)] + [f"n{i}" for i in range(4)])
