@@ -223,7 +223,7 @@ def speed(emb_real: SentenceTransformerEmbedder, rows: list[devdata.Row], classi
 def seam_cost(g: Guard, rows: list[devdata.Row]) -> None:
     """What reading across chunk boundaries adds to the text detectors, on the records cut into several chunks."""
     from ragguard.detectors.base import detect_texts, split_detectors
-    from ragguard.screening import seam_context
+    from ragguard.screening import SeamContext
 
     split = [(r.text, cs) for r, cs in g._chunks([InputRecord(r.id, r.text, UNTRUSTED_SOURCE) for r in rows])]
     split = [(t, cs) for t, cs in split if len(cs) > 1]
@@ -234,7 +234,7 @@ def seam_cost(g: Guard, rows: list[devdata.Row]) -> None:
     detect_texts(text_detectors, [c.text for _, cs in split for c in cs])
     t_chunks = time.perf_counter() - t
     t = time.perf_counter()
-    seam_context(g, split, g._chunker().overlap)
+    SeamContext(g.detectors, split, g._chunker().overlap).upto(1)
     t_seams = time.perf_counter() - t
     boundaries = sum(len(cs) - 1 for _, cs in split)
     print(

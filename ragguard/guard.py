@@ -30,7 +30,7 @@ from ragguard.provenance.seal import encode_findings, seal, split_metadata, veri
 from ragguard.quarantine import QuarantineEntry
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
-from ragguard.screening import record_verdict, screen, seam_context
+from ragguard.screening import SeamContext, record_verdict, screen
 from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
 from ragguard.types import (
     Action,
@@ -226,7 +226,10 @@ class Guard:
             self.keyring(create=True).active()  # fail on a bad or verify-only key before any work is done
             self.collections(create=True)
         view = self._view()
-        context = seam_context(self, [(r.text, chunks) for r, chunks in split], self._chunker().overlap)
+        positions = {c.id: i for i, c in enumerate(todo)}
+        seams = SeamContext(
+            self.detectors, [(r.text, chunks) for r, chunks in split], self._chunker().overlap, positions
+        )
         size = self.settings.batch_size
         with contextlib.ExitStack() as stack:
             background = (
@@ -237,6 +240,7 @@ class Guard:
             for start in range(0, len(todo), size):
                 batch = todo[start : start + size]
                 tiers = [self.settings.trust_for(c.source, requested) for c in batch]
+                context = seams.upto(start + len(batch))
                 vectors, batch_verdicts = screen(self, batch, tiers, view, background, context)
                 verdicts.update((v.chunk_id, v) for v in batch_verdicts)
                 if write:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ragguard.detectors.base import ScreeningBatch, detect_texts, split_detectors
+from ragguard.detectors.base import Detector, ScreeningBatch, detect_texts, split_detectors
 from ragguard.detectors.seams import seam_findings
 from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
 
@@ -21,23 +21,58 @@ if TYPE_CHECKING:
     from ragguard.guard import Guard
     from ragguard.stores.base import StoreView
 
-__all__ = ["record_verdict", "screen", "seam_context"]
+__all__ = ["SeamContext", "record_verdict", "screen"]
 
 
-def seam_context(guard: Guard, split: Sequence[tuple[str, Sequence[Chunk]]], overlap: int) -> dict[str, list[Finding]]:
-    """Findings from the text across each record's chunk boundaries, by chunk id.
+class SeamContext:
+    """Findings that only the text across a record's chunk boundaries shows, by chunk id.
+
+    Computed record by record as screening reaches them (see :meth:`upto`), so
+    the work is spread over the batches, and progress reports cover it, instead
+    of running for every record before the first batch.
 
     Args:
-        guard: Supplies the text detectors.
+        detectors: The guard's detectors (the span-local text detectors read seams).
         split: ``(record text, its chunks in order)`` per record.
         overlap: The most characters two consecutive chunks share.
+        positions: Where each chunk id is screened (its index in the screening
+            order); ``None`` screens everything at once.
     """
-    text_detectors = split_detectors(guard.detectors)[0]
-    out: dict[str, list[Finding]] = {}
-    for text, chunks in split:
-        for pos, found in seam_findings(text_detectors, text, chunks, overlap).items():
-            out.setdefault(chunks[pos].id, []).extend(found)
-    return out
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        split: Sequence[tuple[str, Sequence[Chunk]]],
+        overlap: int,
+        positions: Mapping[str, int] | None = None,
+    ) -> None:
+        self._detectors = split_detectors(detectors)[0]
+        self._split = split
+        self._overlap = overlap
+        self._positions = positions
+        self._pending: list[tuple[int, int]] | None = None
+        self.findings: dict[str, list[Finding]] = {}
+
+    def upto(self, end: int) -> Mapping[str, Sequence[Finding]]:
+        """Seam findings for every chunk screened at a position below ``end``.
+
+        A record's seams are read once the first of its chunks comes up, which
+        covers a chunk shared with a record screened earlier.
+        """
+        if self._pending is None:
+            where = self._positions
+            self._pending = sorted(
+                ((min(where[c.id] for c in chunks) if where is not None else 0), i)
+                for i, (_, chunks) in enumerate(self._split)
+                if len(chunks) > 1
+            )
+            self._pending.reverse()  # earliest last: popped first
+        while self._pending and self._pending[-1][0] < end:
+            _, i = self._pending.pop()
+            text, chunks = self._split[i]
+            for pos, found in seam_findings(self._detectors, text, chunks, self._overlap).items():
+                self.findings.setdefault(chunks[pos].id, []).extend(found)
+        return self.findings
 
 
 def screen(

@@ -135,3 +135,41 @@ def test_a_chunk_shared_by_two_records_carries_each_rule_once() -> None:
     assert shared.chunk_id == b.chunks[-1].chunk_id
     codes = [f.code for f in shared.findings]
     assert codes.count("RG-INS-104") == 1
+
+
+class _Counting(_LocalFirstWords):
+    def __init__(self) -> None:
+        self.windows = 0
+
+    def detect_text(self, text: str) -> list[Finding]:
+        self.windows += 1
+        return []
+
+
+def test_seams_are_read_record_by_record_as_screening_reaches_them() -> None:
+    from ragguard.screening import SeamContext
+
+    first, second = _chunks(TABLE_THEN_TASK), _chunks(PROSE_THEN_QUESTION.replace("river", "lake"))
+    positions = {c.id: i for i, c in enumerate(first + second)}
+    counting = _Counting()
+    ctx = SeamContext(
+        [counting], [(TABLE_THEN_TASK, first), (PROSE_THEN_QUESTION.replace("river", "lake"), second)], 50, positions
+    )
+    ctx.upto(1)
+    assert counting.windows == len(first) - 1  # the first record's seams only
+    ctx.upto(len(first))
+    assert counting.windows == len(first) - 1
+    ctx.upto(len(first) + 1)
+    assert counting.windows == len(first) - 1 + len(second) - 1
+
+
+def test_a_shared_chunk_screened_in_an_earlier_batch_still_gets_its_seam_finding() -> None:
+    # B comes first and contains the question chunk; A (the table) shares it. The question is
+    # screened in one of B's batches, before A's own chunks come up: A's seams must be read by then.
+    g = make_guard(settings=Settings(chunk_size=600, chunk_overlap=50, batch_size=2), detectors=[InstructionDetector()])
+    b, a = g.scan(
+        [{"id": "b", "text": PROSE_THEN_QUESTION}, {"id": "a", "text": TABLE_THEN_TASK}],
+        source="https://incoming.example/",
+        trust="untrusted",
+    )
+    assert any(f.code == "RG-INS-104" for f in a.findings) and a.action is not Action.ALLOW
