@@ -16,6 +16,8 @@ _TASK_VERB = (
     r"Write|Draft|Compose|Provide|Explain|Describe|Develop|Create|Generate|Translate|Summari[sz]e|Outline|"
     r"Suggest|Recommend|Give|List|Name|Share|Discuss|Analy[sz]e|Compare|Define|Tell"
 )
+# More verbs that open a task spliced into running text ("Enhance your response by ...").
+_SPLICE_VERB = r"Enhance|Integrate|Include|Add|Mention|Insert|Append|Answer|Respond|Reply"
 # What a question or task line opens with (case-insensitive).
 _ASK = (
     r"what|how|why|who|explain|describe|write|draft|compose|provide|translate|summari[sz]e|create|generate|"
@@ -305,5 +307,23 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         0.5,
         "a question or task sits inside or right beside tabular data, out of place in a table",
         anchors=(("|",),),
+    ),
+    Rule(
+        "RG-INS-105",
+        # A sentence inside a sentence: a capitalised task verb right after a lower-case word
+        # (no full stop before it), its own sentence end, then the host sentence resuming in
+        # lower case ("credited to Draft an essay about X.  your company's account").
+        rf"\b(?-i:[a-z][a-z']*)[ \t]+(?-i:{_TASK_VERB}|{_SPLICE_VERB})[ \t]+"
+        rf"(?:a|an|the|your|some|me|us|how|what|why|this|that|in|to)\b[^.!?\n|]{{10,200}}[.!?]"
+        rf"(?=[ \t]{{1,3}}(?-i:[a-z]))",
+        0.5,
+        "a task sentence is spliced into the middle of another sentence, which resumes after it",
+        anchors=(
+            _any(
+                "write|draft|compose|provide|explain|describe|develop|create|generate|translate|summari|outline|"
+                "suggest|recommend|give|list|name|share|discuss|analy|compare|define|tell|enhance|integrate|include|"
+                "add|mention|insert|append|answer|respond|reply"
+            ),
+        ),
     ),
 )
