@@ -101,14 +101,18 @@ def screen(
         ``(vectors, verdicts)``, both in the order of ``chunks``.
     """
     texts = [c.text for c in chunks]
-    in_thread = split_detectors(guard.detectors)[0] if background is not None else []
-    pending = background.submit(detect_texts, in_thread, texts) if background is not None and in_thread else None
+    # Text detectors run together, one text at a time, so they share its decoding.
+    text_detectors = split_detectors(guard.detectors)[0]
+    pending = (
+        background.submit(detect_texts, text_detectors, texts) if background is not None and text_detectors else None
+    )
     vectors = guard.embedder.embed(texts)
     batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=guard.embedder.model_id)
-    from_thread = dict(zip(map(id, in_thread), pending.result(), strict=True)) if pending is not None else {}
+    text_results = pending.result() if pending is not None else detect_texts(text_detectors, texts)
+    from_text = dict(zip(map(id, text_detectors), text_results, strict=True))
     per_chunk: list[list[Finding]] = [[] for _ in chunks]
     for det in guard.detectors:  # in the guard's order, whichever thread ran them
-        results = from_thread.get(id(det))
+        results = from_text.get(id(det))
         for i, found in enumerate(results if results is not None else det.detect(batch)):
             per_chunk[i].extend(found)
     if context:

@@ -94,5 +94,17 @@ def split_detectors(detectors: Sequence[Detector]) -> tuple[list[TextDetector], 
 
 
 def detect_texts(detectors: Sequence[TextDetector], texts: Sequence[str]) -> list[list[list[Finding]]]:
-    """Per detector, per text, the findings of :meth:`TextDetector.detect_text`."""
-    return [[d.detect_text(t) for t in texts] for d in detectors]
+    """Per detector, per text, the findings of :meth:`TextDetector.detect_text`.
+
+    Runs every detector on one text before the next, so the normalisation and
+    decoding they share is done once per text (see :mod:`ragguard.detectors.memo`).
+    """
+    from ragguard.detectors.memo import shared_text_work
+
+    out: list[list[list[Finding]]] = [[] for _ in detectors]
+    with shared_text_work() as memo:
+        for text in texts:
+            memo.clear()
+            for found, d in zip(out, detectors, strict=True):
+                found.append(d.detect_text(text))
+    return out

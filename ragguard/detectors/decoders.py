@@ -15,6 +15,7 @@ import html
 import re
 import urllib.parse
 
+from ragguard.detectors.memo import memoized
 from ragguard.detectors.normalize import NormalizedText, OffsetMap, TextBuilder, View, looks_like_text, normalize
 
 __all__ = ["decoded_views", "views"]
@@ -64,6 +65,7 @@ def _decode_hex(seg: str) -> str | None:
         return None
 
 
+@memoized
 def decoded_views(text: str) -> list[View]:
     """Views of encoded runs (base64, hex, URL escapes) decoded to text.
 

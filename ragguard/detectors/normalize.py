@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ragguard.detectors.base import TextDetector
+from ragguard.detectors.memo import memoized
 from ragguard.types import Finding, Span
 
 __all__ = [
@@ -269,6 +270,7 @@ def _decode_variation_bytes(chars: str) -> str | None:
     return text if looks_like_text(text, min_len=4) else None
 
 
+@memoized
 def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` for rule matching, keeping a map to original offsets.
 
