@@ -34,7 +34,7 @@ from ragguard.audit.results import (
 from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import split_metadata, verify
-from ragguard.stores.base import Collection, StoreView, iter_id_pages
+from ragguard.stores.base import Collection, StoreView, iter_id_batches
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
 if TYPE_CHECKING:
@@ -322,27 +322,23 @@ def run_audit(
     if workers is None:
         workers = auto_workers(total if shard is None else total // shard[1])
     text_detectors, _ = split_detectors(guard.detectors)
+    scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None
     with TextScanPool(text_detectors, workers) as pool:
         auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool)
         done = 0
         for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
-            for ids in iter_id_pages(col):
-                # The shard is chosen on ids, before any content is read: n shards read 1/n each.
-                mine = [i for i in ids if in_shard(i, shard)]
-                for start in range(0, len(mine), page_size):
-                    page = col.get(mine[start : start + page_size])
-                    if page:  # empty when every chunk was deleted since the listing
-                        handle(page)
-                    if progress is not None:
-                        seen = done + len(ids) * min(start + page_size, len(mine)) // len(mine)
-                        progress(seen, max(total, seen))
-                done += len(ids)
-                if progress is not None and not mine:
-                    progress(done, max(total, done))
+            listed = 0
+            # The shard is chosen on ids, before any content is read: n shards read 1/n each.
+            for ids, listed in iter_id_batches(col, page_size, keep=scope):
+                page = col.get(ids) if ids else []
+                if page:  # empty when every chunk was deleted since the listing
+                    handle(page)
+                if progress is not None:
+                    progress(done + listed, max(total, done + listed))
+            done += listed
             auditor.drain()
     s = auditor.s
     moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
-    scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None
     findings = bl.classify(s.findings, previous, scope)
     notes: list[str] = []
     if baseline is not None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
+from ragguard.detectors.memo import shared_text_work
 from ragguard.types import Chunk, Finding, TrustTier
 
 if TYPE_CHECKING:
@@ -99,8 +100,6 @@ def detect_texts(detectors: Sequence[TextDetector], texts: Sequence[str]) -> lis
     Runs every detector on one text before the next, so the normalisation and
     decoding they share is done once per text (see :mod:`ragguard.detectors.memo`).
     """
-    from ragguard.detectors.memo import shared_text_work
-
     out: list[list[list[Finding]]] = [[] for _ in detectors]
     with shared_text_work() as memo:
         for text in texts:

@@ -6,6 +6,7 @@ from ragguard.stores.base import (
     Neighbours,
     StoreClient,
     StoreView,
+    iter_id_batches,
     iter_id_pages,
     iter_pages,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Neighbours",
     "StoreClient",
     "StoreView",
+    "iter_id_batches",
     "iter_id_pages",
     "iter_pages",
 ]

@@ -7,7 +7,7 @@ and reads them back to verify the seal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -213,6 +213,32 @@ def iter_id_pages(col: Collection, id_page_size: int = ID_PAGE_SIZE, slack: int 
         prev_start, offset, previous = start, start + len(listed), frozenset(listed)
 
 
+def iter_id_batches(
+    col: Collection,
+    batch_size: int,
+    *,
+    keep: Callable[[str], bool] | None = None,
+    id_page_size: int = ID_PAGE_SIZE,
+) -> Iterator[tuple[list[str], int]]:
+    """The collection's ids in batches of at most ``batch_size``, each with how many ids the walk has listed by then.
+
+    ``keep`` chooses ids before any content is read, so a shard reads only its
+    own. The count includes the ids ``keep`` passed over, so it serves as
+    progress; an id page that keeps nothing yields one empty batch to report it.
+    """
+    listed = 0
+    for ids in iter_id_pages(col, id_page_size):
+        kept = ids if keep is None else [i for i in ids if keep(i)]
+        if not kept:
+            listed += len(ids)
+            yield [], listed
+            continue
+        for start in range(0, len(kept), batch_size):
+            end = min(start + batch_size, len(kept))
+            yield kept[start:end], listed + len(ids) * end // len(kept)
+        listed += len(ids)
+
+
 def iter_pages(
     col: Collection,
     page_size: int = 1000,
@@ -226,10 +252,8 @@ def iter_pages(
     per read: reading content by offset gets slower the further in it reads.
     A chunk deleted between the listing and the read is skipped.
     """
-    for ids in iter_id_pages(col, id_page_size):
-        for start in range(0, len(ids), page_size):
-            part = ids[start : start + page_size]
-            # Only ask for what differs from the default: older stores take ``get(ids)`` alone.
-            page = col.get(part) if include_embeddings else col.get(part, include_embeddings=False)
-            if page:
-                yield page
+    for ids, _ in iter_id_batches(col, page_size, id_page_size=id_page_size):
+        # Only ask for what differs from the default: older stores take ``get(ids)`` alone.
+        page = col.get(ids) if include_embeddings else col.get(ids, include_embeddings=False)
+        if page:
+            yield page

@@ -10,7 +10,7 @@ import pytest
 from audit_support import BAD, SRC, new_guard, served
 
 from ragguard.audit.run import in_shard
-from ragguard.stores import ChromaStore, InMemoryStore, iter_id_pages, iter_pages
+from ragguard.stores import ChromaStore, InMemoryStore, iter_id_batches, iter_id_pages, iter_pages
 from ragguard.stores.base import Collection
 from ragguard.types import StoredChunk
 
@@ -126,3 +126,11 @@ def test_chunks_added_during_the_walk_are_visited_once() -> None:
     col.add([f"n{i}" for i in range(4)], vecs, [f"new {i}" for i in range(4)], [{} for _ in range(4)])
     seen = first + [i for page in walk for i in page]
     assert sorted(seen) == sorted([f"c{i:02d}" for i in range(12)] + [f"n{i}" for i in range(4)])
+
+
+def test_id_batches_report_listed_ids_including_those_passed_over() -> None:
+    col = _filled("memory", Path("."), n=20)
+    evens = [f"c{i:02d}" for i in range(0, 20, 2)]
+    got = list(iter_id_batches(col, 3, keep=lambda i: i in evens[:3], id_page_size=10))
+    # first id page (c00-c09) keeps c00, c02, c04: one batch; the second keeps nothing: an empty batch.
+    assert got == [(["c00", "c02", "c04"], 10), ([], 20)]
