@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.seal import decode_findings, verify
+from ragguard.provenance.seal import claimed_provenance, decode_findings, verify
 from ragguard.types import StoredChunk
 
 
@@ -40,16 +40,15 @@ class QuarantineEntry:
     def from_stored(cls, chunk: StoredChunk, keyring: Keyring) -> QuarantineEntry:
         """Read an entry from a stored chunk; ``seal_valid`` says whether its seal verifies."""
         prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
-        meta = chunk.metadata
-        findings = decode_findings(meta.get("rg_findings", "[]"))
-        score = meta.get("rg_score", 0.0)
+        # A broken seal still shows what the record claims, marked invalid.
+        claimed = prov if prov is not None else claimed_provenance(chunk.metadata)
         return cls(
             id=chunk.id,
             text=chunk.text,
-            source=str(meta.get("rg_source", "")),
-            doc_id=str(meta.get("rg_doc_id", "")),
-            score=float(score) if isinstance(score, (int, float)) else 0.0,
-            findings=findings,
-            ingested_at=str(meta.get("rg_ingested_at", "")),
+            source=claimed.source if claimed else "",
+            doc_id=claimed.doc_id if claimed else "",
+            score=claimed.score if claimed else 0.0,
+            findings=decode_findings(claimed.findings) if claimed else (),
+            ingested_at=claimed.ingested_at if claimed else "",
             seal_valid=reason is None and prov is not None,
         )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
+import json
 import re
 import shutil
 import socket
@@ -17,8 +19,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,13 +31,17 @@ from ragguard.config import Settings
 from ragguard.detectors.base import Detector, ScreeningBatch
 from ragguard.guard import Guard
 from ragguard.policy import Policy
+from ragguard.provenance import legacy
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.signers import Ed25519Signer, HmacSigner
+from ragguard.provenance.seal import SEAL_KEY, TRUST_KEY, from_metadata, seal, split_metadata
+from ragguard.provenance.signers import Ed25519Signer, HmacSigner, Signer
 from ragguard.stores.memory import InMemoryCollection, InMemoryStore
 from ragguard.types import Finding, Span
 
 __all__ = [
+    "edit_seal",
     "find_leaks",
+    "forge_seal",
     "key_needles",
     "secret_forms",
     "FakeEmbedder",
@@ -233,3 +240,34 @@ def key_needles(ring: Keyring) -> dict[str, bytes]:
 def find_leaks(haystacks: dict[str, bytes], needles: dict[str, bytes]) -> list[str]:
     """``"where: which form"`` for every needle found in every haystack."""
     return [f"{where}: {name}" for where, hay in haystacks.items() for name, form in needles.items() if form in hay]
+
+
+# -- store tampering (for tests of the retrieval filter and the audit) --------------
+def edit_seal(metadata: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """Stored metadata with sealed fields changed and the old signature kept.
+
+    What an attacker with write access to the store but no key produces: the
+    record says something new, the signature is the one made for the old
+    record. Works on both layouts; field names are :class:`Provenance`'s
+    (``action="allow"``, ``source="https://..."``), enum values as strings.
+    """
+    out = dict(metadata)
+    if SEAL_KEY in out:
+        tag_sig, _, body = str(out[SEAL_KEY]).partition(".{")  # the signature (base64url) holds no "{"
+        record = json.loads("{" + body)
+        record.update(fields)
+        body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        out[SEAL_KEY] = f"{tag_sig}.{body}"
+        if "trust" in fields:
+            out[TRUST_KEY] = fields["trust"]
+        return out
+    for name, value in fields.items():
+        out[legacy.FIELDS[name]] = value
+    return out
+
+
+def forge_seal(metadata: Mapping[str, Any], signer: Signer, **fields: Any) -> dict[str, Any]:
+    """Stored metadata re-sealed by ``signer`` (a forger's key under the real key id) with ``fields`` changed."""
+    rg, user = split_metadata(metadata)
+    prov = dataclasses.replace(from_metadata(rg), **fields)
+    return {**user, **seal(prov, Keyring.from_signers([signer]))}

@@ -33,7 +33,7 @@ from ragguard.audit.results import (
 )
 from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
-from ragguard.provenance.seal import split_metadata, verify
+from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
 from ragguard.stores.base import Collection, StoreView, iter_id_batches
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
@@ -242,9 +242,9 @@ class _Auditor:
         self.s.plans.append(moves.MovePlan(chunk.id, digest, moves.RESEALED, top, verdict))
 
     def _fail(self, chunk: StoredChunk, collection: str, reason: IntegrityReason) -> None:
-        meta = chunk.metadata
-        claimed = meta.get("rg_source", meta.get("source", ""))
-        self.s.failures.append(IntegrityFailure(chunk.id, collection, reason, str(claimed), preview(chunk.text)))
+        claimed = claimed_provenance(chunk.metadata)
+        source = claimed.source if claimed else chunk.metadata.get("source", "")
+        self.s.failures.append(IntegrityFailure(chunk.id, collection, reason, str(source), preview(chunk.text)))
         if collection == "served":
             if self.sampler is not None:
                 self.sampler.flag(chunk.id, chunk.embedding, "integrity")

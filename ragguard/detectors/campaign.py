@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ragguard.detectors.base import ScreeningBatch
+from ragguard.provenance.seal import TRUST_KEY
 from ragguard.types import Finding, TrustTier
 
-TRUST_KEY = "rg_trust"
 _WORD = re.compile(r"\w+")
 
 

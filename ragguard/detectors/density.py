@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard.detectors.base import ScreeningBatch
+from ragguard.provenance.seal import TRUST_KEY
 from ragguard.stores.base import StoreView, iter_pages
 from ragguard.types import Finding, TrustTier
 
@@ -72,7 +73,7 @@ class DensityOutlierDetector:
             vecs.extend(
                 np.asarray(c.embedding, dtype=np.float32)
                 for c in page
-                if c.embedding is not None and c.metadata.get("rg_trust") == TrustTier.TRUSTED.value
+                if c.embedding is not None and c.metadata.get(TRUST_KEY) == TrustTier.TRUSTED.value
             )
         if len(vecs) >= self.min_reference:
             self.fit(np.stack(vecs[: self.sample]))
@@ -96,7 +97,7 @@ class DensityOutlierDetector:
             trusted = [
                 d
                 for nid, d, m in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], strict=True)
-                if m.get("rg_trust") == TrustTier.TRUSTED.value and nid != batch.chunks[i].id
+                if m.get(TRUST_KEY) == TrustTier.TRUSTED.value and nid != batch.chunks[i].id
             ][: self.k]
             if len(trusted) < self.k:
                 continue

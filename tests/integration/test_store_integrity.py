@@ -12,6 +12,7 @@ import pytest
 from ragguard import Action, DropReason, Guard, Settings, SourceRule
 from ragguard.provenance import Keyring
 from ragguard.provenance.seal import from_metadata, seal
+from ragguard.testing import edit_seal
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +83,7 @@ def test_tampering_through_chromadb_is_dropped(real_guard: Guard, embedder: Any)
     col.update(ids=[t_text], documents=[edited], embeddings=[rows[t_text][2]])
     other = embedder.embed(["An unrelated sentence about volcanoes."])[0]
     col.update(ids=[t_emb], embeddings=[other])
-    col.update(ids=[t_src], metadatas=[{**rows[t_src][1], "rg_source": "https://trusted.example/"}])
+    col.update(ids=[t_src], metadatas=[edit_seal(rows[t_src][1], source="https://trusted.example/")])
     col.add(ids=["rg-unsealed"], documents=["Planted text with no seal."], embeddings=[other])
     col.add(
         ids=["rg-copied"],
@@ -95,7 +96,7 @@ def test_tampering_through_chromadb_is_dropped(real_guard: Guard, embedder: Any)
         ids=[qid],
         documents=q["documents"],
         embeddings=[np.asarray(q["embeddings"][0], dtype=np.float32)],
-        metadatas=[{**q["metadatas"][0], "rg_action": "allow"}],
+        metadatas=[edit_seal(q["metadatas"][0], action="allow")],
     )
     prov = from_metadata({k: v for k, v in rows[t_key][1].items() if k.startswith("rg_")})
     user = {k: v for k, v in rows[t_key][1].items() if not k.startswith("rg_")}

@@ -38,6 +38,7 @@ from typer.testing import CliRunner
 from ragguard import Guard, InputError, Settings
 from ragguard.cli import EXIT_ERROR, app
 from ragguard.provenance import Keyring
+from ragguard.provenance.seal import from_metadata
 from ragguard.stores import ChromaStore
 from ragguard.testing import FakeEmbedder, FlagDetector, InMemoryCollection, make_guard
 
@@ -163,12 +164,13 @@ def test_50_mb_document_is_chunked_and_stored_leaving_existing_chunks_unchanged(
     assert served.count() == len(unique) + 2
     chunks = served.get(sorted(unique))
     assert len(chunks) == len(unique)
-    assert all(c.metadata["rg_doc_id"] == "big" for c in chunks)
+    provs = {c.id: from_metadata(c.metadata) for c in chunks}
+    assert all(p.doc_id == "big" for p in provs.values())
     assert max(len(c.text) for c in chunks) <= settings.chunk_size
-    indexes = sorted(int(c.metadata["rg_chunk_index"]) for c in chunks)
+    indexes = sorted(p.chunk_index for p in provs.values())
     assert len(set(indexes)) == len(indexes) and indexes[0] == 0 and indexes[-1] == n_chunks - 1
     # The pieces are the document's, in order, end to end.
-    by_index = {int(c.metadata["rg_chunk_index"]): c.text for c in chunks}
+    by_index = {provs[c.id].chunk_index: c.text for c in chunks}
     assert text.startswith(by_index[0]) and text.rstrip().endswith(by_index[n_chunks - 1])
     # What was stored verifies (a sample: verifying all 70k is the audit's job).
     sample = random.Random(1).sample([c.id for c in chunks], 500)
@@ -274,7 +276,7 @@ def test_100k_tiny_records_in_one_call_are_batched_and_all_stored() -> None:
 
     served = _served(guard)
     assert served.count() == N_TINY + 2  # nothing lost
-    stored_docs = {c.metadata["rg_doc_id"] for c in served.page(0, served.count(), include_embeddings=False)}
+    stored_docs = {from_metadata(c.metadata).doc_id for c in served.page(0, served.count(), include_embeddings=False)}
     assert stored_docs >= {r["id"] for r in records}
     sample = [c.id for c in random.Random(2).sample(served.page(0, served.count(), include_embeddings=False), 1000)]
     assert all(reason is None for _, reason in guard.verify_stored(sample).values())

@@ -19,7 +19,8 @@ from ragguard.audit import (
     FindingStatus,
     in_shard,
 )
-from ragguard.testing import FakeEmbedder, make_guard
+from ragguard.provenance.seal import SEAL_KEY
+from ragguard.testing import FakeEmbedder, edit_seal, make_guard
 
 
 def _reasons(report: AuditReport, collection: str = "served") -> dict[str, str]:
@@ -67,7 +68,7 @@ def _replace_embedding(g: Guard, cid: str, qid: str) -> str:
 def _flip_action(g: Guard, cid: str, qid: str) -> str:
     row = quarantined(g).get([qid])[0]
     quarantined(g).delete([qid])
-    served(g).raw_set(qid, row.text, row.embedding, {**row.metadata, "rg_action": "allow"})
+    served(g).raw_set(qid, row.text, row.embedding, edit_seal(row.metadata, action="allow"))
     return qid
 
 
@@ -90,7 +91,7 @@ def _copy_seal_same_id(g: Guard, cid: str, qid: str) -> str:
 
 def _change_source(g: Guard, cid: str, qid: str) -> str:
     row = served(g).get([cid])[0]
-    served(g).raw_set(cid, row.text, row.embedding, {**row.metadata, "rg_source": "https://trusted.example"})
+    served(g).raw_set(cid, row.text, row.embedding, edit_seal(row.metadata, source="https://trusted.example"))
     return cid
 
 
@@ -111,7 +112,8 @@ def _unknown_key(g: Guard, cid: str, qid: str) -> str:
 
 def _unreadable_seal(g: Guard, cid: str, qid: str) -> str:
     row = served(g).get([cid])[0]
-    served(g).raw_set(cid, row.text, row.embedding, {**row.metadata, "rg_v": 99})
+    cut_short = str(row.metadata[SEAL_KEY])[:-9]
+    served(g).raw_set(cid, row.text, row.embedding, {**row.metadata, SEAL_KEY: cut_short})
     return cid
 
 

@@ -23,7 +23,7 @@ from ragguard.audit import (
 )
 from ragguard.audit.baseline import detector_info
 from ragguard.errors import InputError
-from ragguard.provenance.seal import verify
+from ragguard.provenance.seal import from_metadata, verify
 from ragguard.types import Action
 
 EINSTEIN = "RG-TEST-EIN"
@@ -241,7 +241,7 @@ def test_adopt_reembeds_screens_and_leaves_the_source_alone() -> None:
     assert foreign.count() == 8  # untouched
     for c in served(g).page(0, 100):
         assert np.allclose(c.embedding, g.embedder.embed([c.text])[0])
-        assert c.metadata["rg_source"].startswith("https://lc.example/")
+        assert from_metadata(c.metadata).source.startswith("https://lc.example/")
     assert g.audit().exit_code == EXIT_CLEAN
     again = g.adopt("langchain")
     assert again.unchanged == 7 and again.allowed == 0

@@ -9,8 +9,9 @@ from ragguard import Action, DropReason, Guard, Settings, SourceRule, TrustTier
 from ragguard.errors import InputError, IntegrityError, NotFoundError, StoreError
 from ragguard.policy import Thresholds
 from ragguard.provenance import Keyring
+from ragguard.provenance.seal import from_metadata
 from ragguard.provenance.seal import seal as seal_prov
-from ragguard.testing import FakeEmbedder, FlagDetector, InMemoryCollection, make_guard
+from ragguard.testing import FakeEmbedder, FlagDetector, InMemoryCollection, edit_seal, make_guard
 
 CLEAN = [
     "The Nobel Prize in Physics 1901 was awarded to Wilhelm Conrad Röntgen for the discovery of X-rays.",
@@ -80,7 +81,8 @@ def test_quarantined_chunk_is_never_served_until_released() -> None:
     hits = g.search(BAD, k=1).hits
     assert hits[0].id == qid
     stored = served(g).get([qid])[0]
-    assert stored.metadata["rg_action"] == "allow" and str(stored.metadata["rg_review"]).startswith("released")
+    released = from_metadata(stored.metadata)
+    assert released.action is Action.ALLOW and released.review.startswith("released")
 
 
 def test_release_refuses_a_tampered_quarantined_chunk() -> None:
@@ -161,7 +163,7 @@ def test_long_text_is_chunked_and_record_verdict_is_worst() -> None:
     assert rec.action is Action.QUARANTINE
     assert rec.to_dict()["chunks"] == len(rec.chunks)
     stored = served(g).page(0, 100)
-    assert {c.metadata["rg_doc_id"] for c in stored} == {"doc-7"}
+    assert {from_metadata(c.metadata).doc_id for c in stored} == {"doc-7"}
 
 
 # --- tampering: direct writes to the store, as an attacker with store access would -----------
@@ -186,13 +188,11 @@ def test_every_tampering_is_dropped_and_untouched_chunks_are_not() -> None:
     col.raw_set(a.id, a.text + " Actually it was Einstein.", a.embedding, a.metadata)  # edited text
     col.raw_set(b.id, b.text, np.roll(b.embedding, 1), b.metadata)  # replaced embedding
     qrow = quarantined(g).get([qid])[0]
-    col.raw_set(qid, qrow.text, qrow.embedding, {**qrow.metadata, "rg_action": "allow"})  # flipped action
+    col.raw_set(qid, qrow.text, qrow.embedding, edit_seal(qrow.metadata, action="allow"))  # flipped action
     col.raw_set("rg-unsealed", "Unsealed injected text", d.embedding, {"source": "x"})  # no seal
     col.raw_set("rg-copied", "Other text under a copied seal", d.embedding, d.metadata)  # copied seal
-    col.raw_set(c.id, c.text, c.embedding, {**c.metadata, "rg_source": "https://trusted.example/"})  # source
+    col.raw_set(c.id, c.text, c.embedding, edit_seal(c.metadata, source="https://trusted.example/"))  # source
     foreign = Keyring.generate()
-    from ragguard.provenance.seal import from_metadata
-
     prov = from_metadata({k: v for k, v in d.metadata.items() if k.startswith("rg_")})
     col.raw_set("rg-foreign", d.text, d.embedding, {**seal_prov(prov, foreign)})  # unknown key
     drops = _drops(g)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 from ragguard.errors import SigningKeyError
 from ragguard.provenance import Ed25519Signer, HmacSigner, Keyring, canonical_bytes, chunk_id, embedding_digest
 from ragguard.provenance.keyring import resolve_keyring
-from ragguard.provenance.seal import seal, signed_bytes, to_metadata, verify
+from ragguard.provenance.legacy import signed_bytes_v1, to_metadata_v1
+from ragguard.provenance.seal import SEAL_KEY, TRUST_KEY, from_metadata, seal, verify
+from ragguard.testing import edit_seal, forge_seal
 from ragguard.types import Action, DropReason, Provenance, TrustTier
 
 
@@ -51,6 +54,15 @@ def _sealed(ring: Keyring, text: str = "hello world", vec: np.ndarray | None = N
     return text, vec, seal(prov, ring)
 
 
+def _sealed_v1(ring: Keyring, text: str = "hello world") -> tuple[str, np.ndarray, dict]:
+    """A layout-1 record, as stores written before layout 2 hold."""
+    text, vec, meta = _sealed(ring, text)
+    signer = ring.active()
+    v1 = to_metadata_v1(from_metadata(meta))
+    v1["rg_sig"] = signer.sign(signed_bytes_v1(v1))
+    return text, vec, v1
+
+
 def test_canonical_bytes_are_order_independent_and_compact() -> None:
     assert canonical_bytes({"b": 1, "a": "é"}) == canonical_bytes({"a": "é", "b": 1})
     assert canonical_bytes({"a": "é"}) == '{"a":"é"}'.encode()
@@ -81,9 +93,64 @@ def test_seal_verifies_and_binds_every_part(ring: Keyring) -> None:
         verify("rg-abc", text, vec, {**meta, "rg_action": "allow", "rg_source": "x"}, ring)[1]
         is DropReason.BAD_SIGNATURE
     )
+    no_seal = {k: v for k, v in meta.items() if k != SEAL_KEY}
+    assert verify("rg-abc", text, vec, no_seal, ring)[1] is DropReason.UNSEALED
+    assert verify("rg-abc", text, vec, edit_seal(meta, chunk_index="zero"), ring)[1] is DropReason.MALFORMED_SEAL
+    assert verify("rg-abc", text, vec, edit_seal(meta, action="allow", score=0.0), ring)[1] is DropReason.BAD_SIGNATURE
+
+
+def test_seal_is_one_packed_record_and_a_trust_copy() -> None:
+    _, _, meta = _sealed(_RING)
+    assert set(meta) == {SEAL_KEY, TRUST_KEY} and meta[TRUST_KEY] == "trusted"
+    assert str(meta[SEAL_KEY]).startswith("v2.")
+    assert from_metadata(meta).source == "https://wiki.example/a"
+
+
+@pytest.mark.parametrize(
+    "packed",
+    [
+        "v2.sig",  # no record
+        "v2..{}",  # no signature
+        "v1.sig.{}",  # another version tag
+        'v2.sig.{"v":2}',  # fields missing
+        "v2.sig.[1,2]",  # not an object
+        "v2.sig.{not json",
+    ],
+)
+def test_malformed_packed_records_are_refused(packed: str) -> None:
+    text, vec, meta = _sealed(_RING)
+    assert verify("rg-abc", text, vec, {**meta, SEAL_KEY: packed}, _RING)[1] is DropReason.MALFORMED_SEAL
+
+
+@pytest.mark.parametrize("change", [{"v": 3}, {"v": True}, {"extra": "x"}, {"score": float("nan")}])
+def test_records_with_other_versions_extra_fields_or_nan_are_malformed(change: dict) -> None:
+    text, vec, meta = _sealed(_RING)
+    record = json.loads("{" + str(meta[SEAL_KEY]).partition(".{")[2])
+    sig = str(meta[SEAL_KEY]).split(".")[1]
+    body = json.dumps({**record, **change}, separators=(",", ":"))
+    assert verify("rg-abc", text, vec, {**meta, SEAL_KEY: f"v2.{sig}.{body}"}, _RING)[1] is DropReason.MALFORMED_SEAL
+
+
+def test_layout_1_records_still_verify_and_still_break() -> None:
+    text, vec, meta = _sealed_v1(_RING)
+    assert verify("rg-abc", text, vec, meta, _RING)[1] is None
+    assert from_metadata(meta).doc_id == "doc-1"
+    assert verify("rg-abc", text, vec, {**meta, "rg_action": "quarantine"}, _RING)[1] is DropReason.BAD_SIGNATURE
+    assert verify("rg-abc", text, vec, edit_seal(meta, source="x"), _RING)[1] is DropReason.BAD_SIGNATURE
+    assert verify("rg-abc", text + "!", vec, meta, _RING)[1] is DropReason.TEXT_MISMATCH
     no_sig = {k: v for k, v in meta.items() if k != "rg_sig"}
-    assert verify("rg-abc", text, vec, no_sig, ring)[1] is DropReason.UNSEALED
-    assert verify("rg-abc", text, vec, {**meta, "rg_chunk_index": "zero"}, ring)[1] is DropReason.MALFORMED_SEAL
+    assert verify("rg-abc", text, vec, no_sig, _RING)[1] is DropReason.UNSEALED
+    assert verify("rg-abc", text, vec, {**meta, "rg_chunk_index": "zero"}, _RING)[1] is DropReason.MALFORMED_SEAL
+
+
+def test_a_layout_1_signature_does_not_verify_a_layout_2_record() -> None:
+    # Domain separation: the same key signs both layouts, and neither's bytes are the other's.
+    text, vec, meta = _sealed(_RING)
+    _, _, v1 = _sealed_v1(_RING)
+    body = str(meta[SEAL_KEY]).partition(".{")[2]
+    assert verify("rg-abc", text, vec, {**meta, SEAL_KEY: f"v2.{v1['rg_sig']}.{{{body}"}, _RING)[1] is (
+        DropReason.BAD_SIGNATURE
+    )
 
 
 def test_unknown_and_revoked_keys_are_refused() -> None:
@@ -102,8 +169,8 @@ def test_hmac_forgery_with_a_different_secret_is_rejected() -> None:
     ring = Keyring.generate()
     text, vec, meta = _sealed(ring)
     forger = HmacSigner(key_id=ring.active().key_id, secret=os.urandom(32))
-    forged = {**meta, "rg_action": "allow"}
-    forged["rg_sig"] = forger.sign(signed_bytes(forged))
+    forged = forge_seal(meta, forger, action=Action.ALLOW)
+    assert from_metadata(forged).key_id == ring.active().key_id
     assert verify("rg-abc", text, vec, forged, ring)[1] is DropReason.BAD_SIGNATURE
 
 
@@ -119,7 +186,7 @@ def test_ed25519_verify_only_keyring_verifies_but_cannot_sign() -> None:
 def test_algorithm_confusion_is_rejected() -> None:
     ring = Keyring.generate("ed25519")
     text, vec, meta = _sealed(ring)
-    assert verify("rg-abc", text, vec, {**meta, "rg_alg": "hmac-sha256"}, ring)[1] is DropReason.BAD_SIGNATURE
+    assert verify("rg-abc", text, vec, edit_seal(meta, algorithm="hmac-sha256"), ring)[1] is DropReason.BAD_SIGNATURE
 
 
 def test_key_material_never_in_repr_or_metadata() -> None:
@@ -178,17 +245,23 @@ def test_resolve_generates_default_key_once(tmp_path, caplog) -> None:
         resolve_keyring(key_file=None, secret=None, default_file=None, create=True)
 
 
-FIELDS = sorted(k for k in to_metadata(_prov()) if k not in ("rg_v",))
+FIELDS = sorted(f.name for f in dataclasses.fields(Provenance))
 
 
 @settings(max_examples=200, deadline=None)
-@given(field=st.sampled_from(FIELDS), value=st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=False)))
-def test_any_change_to_any_sealed_field_breaks_the_seal(field: str, value: object) -> None:
+@given(
+    field=st.sampled_from(FIELDS),
+    value=st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=False, allow_infinity=False)),
+    layout=st.sampled_from(["v1", "v2"]),
+)
+def test_any_change_to_any_sealed_field_breaks_the_seal(field: str, value: object, layout: str) -> None:
     ring = _RING
-    text, vec, meta = _sealed(ring)
-    if meta[field] == value or (isinstance(value, float) and value.is_integer() and meta[field] == int(value)):
+    text, vec, meta = (_sealed if layout == "v2" else _sealed_v1)(ring)
+    old = getattr(from_metadata(meta), field)
+    old = old.value if isinstance(old, (Action, TrustTier)) else old
+    if type(old) is type(value) and old == value:
         return
-    reason = verify("rg-abc", text, vec, {**meta, field: value}, ring)[1]
+    reason = verify("rg-abc", text, vec, edit_seal(meta, **{field: value}), ring)[1]
     assert reason is not None
 
 
@@ -222,23 +295,34 @@ def test_canonical_bytes_match_the_portable_json_encoder(a: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("layout", "change"),
     [
-        {"rg_extra": "x"},  # an rg_ key the seal never had
-        {"caller": "x"},  # caller metadata added after sealing
-        {"rg_chunk_index": False},  # == 0 in Python, other bytes on the wire
-        {"rg_v": True},  # == 1, passes the version check, must still fail the signature
-        {"rg_v": 1.0},
+        ("v2", {"rg_extra": "x"}),  # an rg_ key the seal never had
+        ("v2", {"rg_action": "allow"}),  # a v1 key beside a v2 record
+        ("v2", {TRUST_KEY: "untrusted"}),  # the unsigned trust copy changed
+        ("v2", {"caller": "x"}),  # caller metadata added after sealing
+        ("v1", {"rg_extra": "x"}),
+        ("v1", {"caller": "x"}),
+        ("v1", {"rg_chunk_index": False}),  # == 0 in Python, other bytes on the wire
+        ("v1", {"rg_v": True}),  # == 1, passes the version check, must still fail the signature
+        ("v1", {"rg_v": 1.0}),
     ],
 )
-def test_added_keys_and_type_changes_break_the_seal(change: dict) -> None:
-    text, vec, meta = _sealed(_RING)
+def test_added_keys_and_type_changes_break_the_seal(layout: str, change: dict) -> None:
+    text, vec, meta = (_sealed if layout == "v2" else _sealed_v1)(_RING)
     assert verify("rg-abc", text, vec, meta, _RING)[1] is None
     assert verify("rg-abc", text, vec, {**meta, **change}, _RING)[1] is not None
 
 
-def test_a_removed_field_breaks_the_seal() -> None:
+@pytest.mark.parametrize("change", [{"chunk_index": False}, {"score": True}, {"chunk_index": 0.0}])
+def test_retyped_values_inside_the_record_break_the_seal(change: dict) -> None:
     text, vec, meta = _sealed(_RING)
+    assert verify("rg-abc", text, vec, edit_seal(meta, **change), _RING)[1] is not None
+
+
+@pytest.mark.parametrize("layout", ["v1", "v2"])
+def test_a_removed_field_breaks_the_seal(layout: str) -> None:
+    text, vec, meta = (_sealed if layout == "v2" else _sealed_v1)(_RING)
     for key in meta:
         if key != "rg_sig":
             assert verify("rg-abc", text, vec, {k: v for k, v in meta.items() if k != key}, _RING)[1] is not None

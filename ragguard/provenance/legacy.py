@@ -1,0 +1,111 @@
+"""Version-1 seal records: every provenance field as its own ``rg_`` key.
+
+Stores written before layout version 2 hold these. They still verify, read
+only: new seals are written as version 2 (:mod:`ragguard.provenance.seal`),
+whose one packed record costs Chroma a fraction of the per-key work on every
+add, read and query (``bench/perf.py`` measures both layouts).
+
+The v1 signature covers the canonical bytes of every ``rg_`` key but the
+signature itself, so a changed, retyped or added ``rg_`` key breaks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ragguard.provenance.canonical import canonical_bytes
+from ragguard.types import Action, MetadataValue, Provenance, TrustTier
+
+V1 = 1
+VERSION_KEY = "rg_v"
+SIGNATURE_KEY = "rg_sig"
+PREFIX = "rg_"
+
+# Provenance field -> metadata key. Stable: part of the v1 store layout.
+FIELDS: dict[str, str] = {
+    "chunk_id": "rg_id",
+    "source": "rg_source",
+    "doc_id": "rg_doc_id",
+    "chunk_index": "rg_chunk_index",
+    "text_sha256": "rg_text_sha256",
+    "embedding_sha256": "rg_emb_sha256",
+    "metadata_sha256": "rg_meta_sha256",
+    "embedder": "rg_embedder",
+    "embedder_digest": "rg_embedder_digest",
+    "ingested_at": "rg_ingested_at",
+    "trust": "rg_trust",
+    "action": "rg_action",
+    "score": "rg_score",
+    "findings": "rg_findings",
+    "policy_version": "rg_policy",
+    "key_id": "rg_key_id",
+    "algorithm": "rg_alg",
+    "review": "rg_review",
+}
+#: Every key a version-1 record may hold: the fields, the version and the signature.
+RECORD_KEYS = frozenset([*FIELDS.values(), VERSION_KEY, SIGNATURE_KEY])
+_TRUST = {t.value: t for t in TrustTier}
+_ACTION = {a.value: a for a in Action}
+
+
+def typed_fields(values: dict[str, Any], name_of: Mapping[str, str]) -> Provenance:
+    """Check the types of provenance ``values`` (keyed by field name) and build the record.
+
+    Shared by both layouts. ``name_of`` maps a field to the name errors use.
+
+    Raises:
+        ValueError: On a wrong type, an unknown trust tier or action.
+    """
+    for name, value in values.items():
+        if name not in ("chunk_index", "score") and not isinstance(value, str):
+            raise ValueError(f"{name_of[name]} is not a string")
+    index, score = values["chunk_index"], values["score"]
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"{name_of['chunk_index']} is not an integer")
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise ValueError(f"{name_of['score']} is not a number")
+    values["score"] = float(score)
+    # Dict lookups, not Enum(value) calls: this runs for every retrieved chunk.
+    trust, action = _TRUST.get(values["trust"]), _ACTION.get(values["action"])
+    if trust is None:
+        raise ValueError(f"{name_of['trust']} is not a trust tier: {values['trust']!r}")
+    if action is None:
+        raise ValueError(f"{name_of['action']} is not an action: {values['action']!r}")
+    values["trust"], values["action"] = trust, action
+    return Provenance(**values)
+
+
+def to_metadata_v1(prov: Provenance) -> dict[str, MetadataValue]:
+    """Flatten provenance into v1 ``rg_`` metadata (unsigned). For tests and migration checks."""
+    out: dict[str, MetadataValue] = {VERSION_KEY: V1}
+    for name, key in FIELDS.items():
+        value = getattr(prov, name)
+        out[key] = value.value if isinstance(value, (Action, TrustTier)) else value
+    return out
+
+
+def from_metadata_v1(rg: Mapping[str, Any]) -> Provenance:
+    """Parse v1 ``rg_`` metadata into a :class:`Provenance` (no signature check).
+
+    Raises:
+        ValueError: If a field is missing or has the wrong type.
+    """
+    try:
+        values = {name: rg[key] for name, key in FIELDS.items()}
+    except KeyError as exc:
+        raise ValueError(f"missing provenance field {exc.args[0]}") from None
+    return typed_fields(values, FIELDS)
+
+
+def signed_bytes_v1(rg: Mapping[str, Any]) -> bytes:
+    """The canonical bytes a v1 seal signs: every ``rg_`` key except the signature."""
+    if rg.keys() <= RECORD_KEYS:  # already split: a C-level copy, not a filter
+        fields = dict(rg)
+        fields.pop(SIGNATURE_KEY, None)
+    else:
+        fields = {k: v for k, v in rg.items() if k.startswith(PREFIX) and k != SIGNATURE_KEY}
+    return canonical_bytes(fields)
+
+
+__all__ = ["FIELDS", "RECORD_KEYS", "from_metadata_v1", "signed_bytes_v1", "to_metadata_v1", "typed_fields"]
