@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import ahocorasick
+
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
 from ragguard.detectors.instruction_rules import RULES, Rule, compiled_rules
@@ -29,38 +31,22 @@ _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
 _ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
 
 
-def _trie_pattern(words: tuple[str, ...]) -> str:
-    """One regex matching the longest of ``words`` that starts at a position (a trie, so it branches once per char)."""
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
+def _anchor_automaton(words: tuple[str, ...]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton over every anchor: one pass finds them all, overlaps included."""
+    automaton = ahocorasick.Automaton()
     for w in words:
-        node = root
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
-        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(root)
+        automaton.add_word(w, w)
+    automaton.make_automaton()
+    return automaton
 
 
-# All anchors in one pass: at each position the longest anchor starting there;
-# every anchor inside it is present too (the containment closure), which makes
-# the result equal to testing each anchor with ``in``.
-_ANCHOR_RX = re.compile(f"(?=({_trie_pattern(_ALL_ANCHORS)}))")
-_CONTAINED: dict[str, frozenset[str]] = {a: frozenset(b for b in _ALL_ANCHORS if b in a) for a in _ALL_ANCHORS}
+# Read-only after import (searching does not mutate it), so sharing it is safe.
+_ANCHORS = _anchor_automaton(_ALL_ANCHORS)
 
 
 def present_anchors(key: str) -> frozenset[str]:
     """The anchors that occur in ``key`` (a :func:`match_key` string)."""
-    found: set[str] = set()
-    for m in _ANCHOR_RX.finditer(key):
-        found |= _CONTAINED[m.group(1)]
-    return frozenset(found)
+    return frozenset(w for _, w in _ANCHORS.iter(key))
 
 
 _ANCHOR_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(

@@ -7,7 +7,12 @@ import re
 
 import pytest
 
-from ragguard.detectors.instructions import RULES, InstructionDetector
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ragguard.detectors.instruction_rules import compiled_rules
+from ragguard.detectors.instructions import _ALL_ANCHORS, RULES, InstructionDetector, present_anchors
+from ragguard.detectors.normalize import match_key
 from ragguard.types import Finding
 
 
@@ -31,6 +36,17 @@ def test_rule_codes_are_unique_and_patterns_compile() -> None:
         assert re.fullmatch(r"RG-INS-\d{3}", r.code)
         assert 0.0 < r.weight <= 1.0 and r.why
         re.compile(r.pattern)
+
+
+# Texts made of anchor pieces, so anchors overlap, nest and run into each other.
+_PIECES = st.sampled_from([*_ALL_ANCHORS, *(a[: len(a) // 2] for a in _ALL_ANCHORS), " ", "x", "é", "|"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_PIECES, max_size=12))
+def test_present_anchors_is_every_anchor_that_occurs(parts: list[str]) -> None:
+    key = "".join(parts)
+    assert present_anchors(key) == {a for a in _ALL_ANCHORS if a in key}
 
 
 @pytest.mark.parametrize(
@@ -74,6 +90,11 @@ def test_rule_codes_are_unique_and_patterns_compile() -> None:
     ],
 )
 def test_positive_rules_with_spans(text: str, code: str, snippet: str) -> None:
+    # The anchor prefilter only skips work: every rule matching the text has its anchors present.
+    key = match_key(text)
+    for rule, rx in compiled_rules(RULES):
+        if rx.search(text):
+            assert all(set(g) & present_anchors(key) for g in rule.anchors), rule.code
     findings = InstructionDetector().detect_text(text)
     f = _by_code(findings, code)
     assert f.detector == "instructions"
