@@ -49,6 +49,7 @@ from ragguard import Guard, Settings  # noqa: E402
 from ragguard.detectors.registry import create  # noqa: E402
 from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
+from ragguard.provenance.seal import RECORD_VERSION  # noqa: E402
 from ragguard.stores import ChromaStore  # noqa: E402
 from ragguard.stores.base import iter_pages  # noqa: E402
 
@@ -72,7 +73,8 @@ class SyntheticEmbedder:
 
 
 def store_path(size: int) -> Path:
-    return STORES / f"synthetic-{size}"
+    # The seal layout is in the name: a store built by older code keeps its own cache.
+    return STORES / f"synthetic-{size}-v{RECORD_VERSION}"
 
 
 def build(size: int, data: Path) -> Path:
