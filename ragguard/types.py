@@ -173,7 +173,7 @@ class IngestReport:
 class Provenance:
     """The record sealed with every stored chunk.
 
-    Flattened into scalar Chroma metadata under ``rg_`` keys (see
+    Stored as one signed record in the ``rg_seal`` metadata key (see
     :mod:`ragguard.provenance.seal`); the signature covers every field.
 
     Attributes:

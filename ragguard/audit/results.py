@@ -69,7 +69,7 @@ class FindingStatus(str, enum.Enum):
     NEW = "new"
     UNCHANGED = "unchanged"
     RESOLVED = "resolved"
-    #: On a chunk a reviewer released (``rg_review`` set): reported, never counted as new.
+    #: On a chunk a reviewer released (its sealed ``review`` set): reported, never counted as new.
     RELEASED = "released"
 
 

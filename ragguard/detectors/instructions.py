@@ -40,7 +40,8 @@ def _anchor_automaton(words: tuple[str, ...]) -> ahocorasick.Automaton:
     return automaton
 
 
-# Read-only after import (searching does not mutate it), so sharing it is safe.
+# Read-only after import: searching only reads it (each iter() keeps its own state),
+# so threads may share it; nothing may add words or pickle it after this line.
 _ANCHORS = _anchor_automaton(_ALL_ANCHORS)
 
 

@@ -11,6 +11,7 @@ signature itself, so a changed, retyped or added ``rg_`` key breaks it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +67,8 @@ def typed_fields(values: dict[str, Any], name_of: Mapping[str, str]) -> Provenan
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         raise ValueError(f"{name_of['score']} is not a number")
     values["score"] = float(score)
+    if not math.isfinite(values["score"]):  # 1e999 parses to infinity
+        raise ValueError(f"{name_of['score']} is not finite")
     # Dict lookups, not Enum(value) calls: this runs for every retrieved chunk.
     trust, action = _TRUST.get(values["trust"]), _ACTION.get(values["action"])
     if trust is None:

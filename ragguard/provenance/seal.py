@@ -51,12 +51,25 @@ _KNOWN_KEYS = _V1_KEYS | _V2_KEYS
 _IDENTITY = {name: name for name in _FIELD_NAMES}
 
 
+#: Longer ``rg_seal`` values are refused unread (a real record is under 2 KB; findings are capped).
+MAX_SEAL_CHARS = 16_384
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a seal record")
 
 
-# NaN and Infinity are not JSON; the encoder never writes them (allow_nan=False).
-_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise ValueError("a seal record repeats a field")
+    return record
+
+
+# Strict where json is lenient, so every reader sees one meaning: NaN and Infinity
+# are not JSON (the encoder never writes them), and a repeated field is refused
+# rather than resolved last-wins.
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_pairs).decode
 
 
 def split_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,10 +102,15 @@ def _unpack(packed: object) -> tuple[Provenance, str, bytes]:
     """
     if not isinstance(packed, str) or not packed.startswith(_TAG):
         raise ValueError(f"{SEAL_KEY} is not a version-{RECORD_VERSION} seal")
+    if len(packed) > MAX_SEAL_CHARS:
+        raise ValueError(f"{SEAL_KEY} is longer than {MAX_SEAL_CHARS} characters")
     signature, dot, body = packed[len(_TAG) :].partition(".")
     if not dot or not signature:
         raise ValueError(f"{SEAL_KEY} has no signature")
-    record = _DECODE(body)
+    try:
+        record = _DECODE(body)
+    except RecursionError:  # deeply nested arrays: hostile, and not a ValueError on its own
+        raise ValueError(f"{SEAL_KEY} nests too deeply") from None
     if type(record) is not dict or record.keys() != _RECORD_FIELDS:
         raise ValueError(f"{SEAL_KEY} does not hold exactly the provenance fields")
     version = record.pop("v")
@@ -132,7 +150,7 @@ def decode_findings(text: object) -> tuple[tuple[str, str, float], ...]:
     """Inverse of :func:`encode_findings`; ``()`` for anything unreadable (never raises)."""
     try:
         return tuple((str(d), str(c), float(s)) for d, c, s in json.loads(str(text)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return ()
 
 
@@ -198,7 +216,11 @@ def verify(
         return prov, DropReason.BAD_SIGNATURE
     if prov.chunk_id != chunk_id:
         return prov, DropReason.ID_MISMATCH
-    if not isinstance(text, str) or text_digest(text) != prov.text_sha256:
+    try:
+        text_ok = isinstance(text, str) and text_digest(text) == prov.text_sha256
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 form, so not what was sealed
+        text_ok = False
+    if not text_ok:
         return prov, DropReason.TEXT_MISMATCH
     try:
         emb_ok = embedding is not None and embedding_digest(embedding) == prov.embedding_sha256

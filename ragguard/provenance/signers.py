@@ -58,6 +58,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _signature_bytes(text: str) -> bytes:
+    """Decode a signature: unpadded URL-safe base64, refusing any other spelling of the same bytes.
+
+    The lenient decoder skips junk characters and accepts padding, the standard
+    alphabet and non-zero trailing bits; refusing them keeps one signature one string.
+    """
+    raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(raw) != text:
+        raise ValueError("not canonical unpadded URL-safe base64")
+    return raw
+
+
 def derive_key_id(algorithm: Algorithm, public_material: bytes) -> str:
     """A stable key id. For HMAC it hashes the secret (safe: SHA-256 is one-way)."""
     tag = "h" if algorithm == "hmac-sha256" else "e"
@@ -97,7 +109,7 @@ class HmacSigner:
     def verify(self, data: bytes, signature: str) -> bool:
         """Constant-time comparison of the expected and given tags."""
         try:
-            given = _unb64(signature)
+            given = _signature_bytes(signature)
         except (ValueError, TypeError):
             return False
         expected = hmac.new(self.secret, data, hashlib.sha256).digest()
@@ -138,7 +150,7 @@ class Ed25519Signer:
     def verify(self, data: bytes, signature: str) -> bool:
         """Verify with the public key."""
         try:
-            self.public_key.verify(_unb64(signature), data)
+            self.public_key.verify(_signature_bytes(signature), data)
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True

@@ -252,6 +252,30 @@ def test_search_never_raises_on_garbage_rows() -> None:
     assert res.drop_counts() == {"malformed_seal": 1}
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"rg_seal": "v2.AAAA." + "[" * 5000, "rg_trust": "trusted"},  # nests past the recursion limit
+        {"rg_seal": "v2.AAAA.{}", "rg_trust": "trusted"},
+        {"rg_sig": "zz", "rg_v": 1, "rg_findings": "[" * 5000},  # layout 1 with hostile findings
+    ],
+)
+def test_a_hostile_seal_never_breaks_search_audit_or_quarantine(hostile: dict) -> None:
+    g = guard()
+    g.ingest(CLEAN, source="s")
+    vec = g.embedder.embed(["Paris"])[0]
+    served(g).raw_set("rg-hostile", "Paris is nice.", vec, hostile)
+    quarantined(g).raw_set("rg-hostile-q", "Paris is nice.", vec, hostile)
+    assert g.search("Paris", k=10).drop_counts() == {"malformed_seal": 1}
+    report = g.audit()
+    assert {(f.chunk_id, f.reason.value) for f in report.integrity_failures} >= {("rg-hostile", "malformed_seal")}
+    entries = {e.id: e for e in g.quarantine_list()}
+    assert not entries["rg-hostile-q"].seal_valid and entries["rg-hostile-q"].findings == ()
+    assert not g.quarantine_get("rg-hostile-q").seal_valid
+    with pytest.raises(IntegrityError):
+        g.release("rg-hostile-q")
+
+
 def test_thresholds_validate() -> None:
     with pytest.raises(ValueError):
         Thresholds(0.9, 0.5)

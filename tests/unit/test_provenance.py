@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
 import pathlib
 import stat
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +17,16 @@ from ragguard.errors import SigningKeyError
 from ragguard.provenance import Ed25519Signer, HmacSigner, Keyring, canonical_bytes, chunk_id, embedding_digest
 from ragguard.provenance.keyring import resolve_keyring
 from ragguard.provenance.legacy import signed_bytes_v1, to_metadata_v1
-from ragguard.provenance.seal import SEAL_KEY, TRUST_KEY, from_metadata, seal, verify
+from ragguard.provenance.seal import (
+    MAX_SEAL_CHARS,
+    SEAL_KEY,
+    TRUST_KEY,
+    claimed_provenance,
+    decode_findings,
+    from_metadata,
+    seal,
+    verify,
+)
 from ragguard.testing import edit_seal, forge_seal
 from ragguard.types import Action, DropReason, Provenance, TrustTier
 
@@ -52,6 +63,10 @@ def _sealed(ring: Keyring, text: str = "hello world", vec: np.ndarray | None = N
         text_sha256=text_digest(text), embedding_sha256=embedding_digest(vec), metadata_sha256=metadata_digest({})
     )
     return text, vec, seal(prov, ring)
+
+
+_RING_FOR_BODIES = Keyring.generate()
+seal_module = sys.modules["ragguard.provenance.seal"]  # the package re-exports seal(), hiding the module
 
 
 def _sealed_v1(ring: Keyring, text: str = "hello world") -> tuple[str, np.ndarray, dict]:
@@ -122,13 +137,98 @@ def test_malformed_packed_records_are_refused(packed: str) -> None:
     assert verify("rg-abc", text, vec, {**meta, SEAL_KEY: packed}, _RING)[1] is DropReason.MALFORMED_SEAL
 
 
-@pytest.mark.parametrize("change", [{"v": 3}, {"v": True}, {"extra": "x"}, {"score": float("nan")}])
-def test_records_with_other_versions_extra_fields_or_nan_are_malformed(change: dict) -> None:
-    text, vec, meta = _sealed(_RING)
-    record = json.loads("{" + str(meta[SEAL_KEY]).partition(".{")[2])
-    sig = str(meta[SEAL_KEY]).split(".")[1]
-    body = json.dumps({**record, **change}, separators=(",", ":"))
-    assert verify("rg-abc", text, vec, {**meta, SEAL_KEY: f"v2.{sig}.{body}"}, _RING)[1] is DropReason.MALFORMED_SEAL
+def _signed_body(meta: dict, body: str, ring: Keyring = _RING_FOR_BODIES, prefix: bytes | None = None) -> dict:
+    """``meta`` with ``body`` as its record, signed by the real key: only the parser can refuse it."""
+    data = (seal_module._SIGNED_PREFIX if prefix is None else prefix) + body.encode("utf-8")
+    return {**meta, SEAL_KEY: f"v2.{ring.active().sign(data)}.{body}"}
+
+
+def _body(meta: dict) -> dict:
+    return json.loads("{" + str(meta[SEAL_KEY]).partition(".{")[2])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"v": 3},
+        {"v": True},
+        {"v": 2.0},  # == 2 in Python
+        {"extra": "x"},
+        {"score": True},  # a bool is not a number here
+        {"chunk_index": 0.0},
+        {"chunk_index": False},
+        {"source": 7},
+        {"trust": "superuser"},
+    ],
+)
+def test_signed_records_with_wrong_versions_fields_or_types_are_malformed(change: dict) -> None:
+    # Signed with the real key, so only the parser stands between the record and a pass.
+    text, vec, meta = _sealed(_RING_FOR_BODIES)
+    body = json.dumps({**_body(meta), **change}, separators=(",", ":"))
+    signed = _signed_body(meta, body)
+    assert verify("rg-abc", text, vec, signed, _RING_FOR_BODIES)[1] is DropReason.MALFORMED_SEAL
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"score":NaN}',
+        '{"score":1e999}',  # parses to infinity
+        '{"v":2,"v":2}',  # a repeated field
+        "[" * 5000 + "]" * 5000,  # nests past the recursion limit
+    ],
+)
+def test_hostile_record_bodies_are_malformed_and_never_raise(body: str) -> None:
+    text, vec, meta = _sealed(_RING_FOR_BODIES)
+    if body.startswith('{"score"'):
+        record = json.dumps(_body(meta), separators=(",", ":"))
+        body = record.replace('"score":0.1', body[1:-1])
+        assert body != record
+    elif body.startswith('{"v"'):
+        body = json.dumps(_body(meta), separators=(",", ":")).replace('"v":2', '"v":2,"v":2')
+    signed = _signed_body(meta, body)
+    assert verify("rg-abc", text, vec, signed, _RING_FOR_BODIES)[1] is DropReason.MALFORMED_SEAL
+    assert claimed_provenance(signed) is None
+
+
+def test_overlong_seals_are_refused_unread() -> None:
+    text, vec, meta = _sealed(_RING_FOR_BODIES)
+    body = json.dumps({**_body(meta), "findings": "x" * MAX_SEAL_CHARS}, separators=(",", ":"))
+    signed = _signed_body(meta, body)
+    assert verify("rg-abc", text, vec, signed, _RING_FOR_BODIES)[1] is DropReason.MALFORMED_SEAL
+
+
+def test_the_signed_bytes_carry_the_layout_2_prefix() -> None:
+    # The same body signed without the domain prefix must not verify.
+    text, vec, meta = _sealed(_RING_FOR_BODIES)
+    body = str(meta[SEAL_KEY]).partition(".{")[2]
+    unprefixed = _signed_body(meta, "{" + body, prefix=b"")
+    assert verify("rg-abc", text, vec, unprefixed, _RING_FOR_BODIES)[1] is DropReason.BAD_SIGNATURE
+    assert verify("rg-abc", text, vec, _signed_body(meta, "{" + body), _RING_FOR_BODIES)[1] is None
+
+
+@pytest.mark.parametrize(
+    "ring", [Keyring.generate("hmac-sha256"), Keyring.generate("ed25519")], ids=["hmac", "ed25519"]
+)
+def test_a_signature_spelled_another_way_is_refused(ring: Keyring) -> None:
+    text, vec, meta = _sealed(ring)
+    tag, sig, rest = str(meta[SEAL_KEY]).split(".", 2)
+    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    respelled = [
+        base64.urlsafe_b64encode(raw).decode(),  # padded
+        base64.b64encode(raw).decode().rstrip("="),  # standard alphabet
+        sig[:5] + "*" + sig[5:],  # a junk character the lenient decoder skips
+    ]
+    for other in respelled:
+        if other == sig:
+            continue
+        forged = {**meta, SEAL_KEY: f"{tag}.{other}.{rest}"}
+        assert verify("rg-abc", text, vec, forged, ring)[1] is DropReason.BAD_SIGNATURE, other
+
+
+def test_text_with_a_lone_surrogate_is_a_mismatch_not_an_error() -> None:
+    text, vec, meta = _sealed(_RING_FOR_BODIES)
+    assert verify("rg-abc", text + "\ud800", vec, meta, _RING_FOR_BODIES)[1] is DropReason.TEXT_MISMATCH
 
 
 def test_layout_1_records_still_verify_and_still_break() -> None:
@@ -144,7 +244,6 @@ def test_layout_1_records_still_verify_and_still_break() -> None:
 
 
 def test_a_layout_1_signature_does_not_verify_a_layout_2_record() -> None:
-    # Domain separation: the same key signs both layouts, and neither's bytes are the other's.
     text, vec, meta = _sealed(_RING)
     _, _, v1 = _sealed_v1(_RING)
     body = str(meta[SEAL_KEY]).partition(".{")[2]
@@ -314,12 +413,6 @@ def test_added_keys_and_type_changes_break_the_seal(layout: str, change: dict) -
     assert verify("rg-abc", text, vec, {**meta, **change}, _RING)[1] is not None
 
 
-@pytest.mark.parametrize("change", [{"chunk_index": False}, {"score": True}, {"chunk_index": 0.0}])
-def test_retyped_values_inside_the_record_break_the_seal(change: dict) -> None:
-    text, vec, meta = _sealed(_RING)
-    assert verify("rg-abc", text, vec, edit_seal(meta, **change), _RING)[1] is not None
-
-
 @pytest.mark.parametrize("layout", ["v1", "v2"])
 def test_a_removed_field_breaks_the_seal(layout: str) -> None:
     text, vec, meta = (_sealed if layout == "v2" else _sealed_v1)(_RING)
@@ -345,3 +438,8 @@ def test_canonical_bytes_take_any_mapping() -> None:
     from types import MappingProxyType
 
     assert canonical_bytes(MappingProxyType({"b": 1, "a": "x"})) == b'{"a":"x","b":1}'
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "not json", "[[1,2]]", None, '[["d","c","x"]]'])
+def test_decode_findings_never_raises(text: object) -> None:
+    assert decode_findings(text) == ()

@@ -14,7 +14,7 @@ from langchain_core.documents import Document
 from ragguard import Guard, Keyring, Settings, TrustTier
 from ragguard.detectors.base import Detector
 from ragguard.stores.chroma import ChromaStore
-from ragguard.testing import FakeEmbedder, FlagDetector
+from ragguard.testing import FakeEmbedder, FlagDetector, edit_seal
 
 SOURCE = "https://wiki.example/peter-pan"
 QUERY = "Who played Captain Hook in the Peter Pan film?"
@@ -113,7 +113,7 @@ class Tamper:
         row = quarantine_native(self.guard).get(ids=[cid], include=["documents", "metadatas", "embeddings"])
         meta = dict(row["metadatas"][0])
         if flip:
-            meta["rg_action"] = "allow"
+            meta = edit_seal(meta, action="allow")
         served_native(self.guard).add(
             ids=[cid], embeddings=row["embeddings"], documents=row["documents"], metadatas=[meta]
         )
