@@ -26,7 +26,7 @@ from ragguard.errors import IntegrityError, NotFoundError
 from ragguard.policy import Policy
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring, resolve_keyring
-from ragguard.provenance.seal import encode_findings, seal, split_metadata, verify
+from ragguard.provenance.seal import SealCache, encode_findings, seal, split_metadata, verify
 from ragguard.quarantine import QuarantineEntry
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
@@ -92,6 +92,8 @@ class Guard:
         self._detectors = list(detectors) if detectors is not None else None
         self._key_dir = key_dir
         self._cols: tuple[Collection, Collection] | None = None
+        # Seals this guard has verified, so chunks retrieved again skip the signature check.
+        self._seal_cache = SealCache(self.settings.seal_cache_size)
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -170,7 +172,7 @@ class Guard:
     @property
     def retrieval_filter(self) -> RetrievalFilter:
         """A filter over the current keyring and source policy."""
-        return RetrievalFilter(self.keyring(), self.settings)
+        return RetrievalFilter(self.keyring(), self.settings, self._seal_cache)
 
     def collections(self, *, create: bool = False) -> tuple[Collection, Collection]:
         """The served and quarantine collections.

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.seal import verify
+from ragguard.provenance.seal import SealCache, verify
 from ragguard.types import Action, Drop, DropReason, Provenance, StoredChunk
 
 if TYPE_CHECKING:
@@ -29,16 +29,23 @@ class RetrievalFilter:
     Args:
         keyring: Keys that may have sealed chunks (verify-only is enough).
         settings: Source policy (revoked and blocked sources).
+        seal_cache: Seals already verified under ``keyring``, shared between
+            filters of one guard so chunks retrieved again skip the signature
+            check (see :class:`~ragguard.provenance.seal.SealCache`); ``None``
+            checks every signature every time.
     """
 
-    def __init__(self, keyring: Keyring, settings: Settings) -> None:
+    def __init__(self, keyring: Keyring, settings: Settings, seal_cache: SealCache | None = None) -> None:
         self.keyring = keyring
         self.settings = settings
+        self.seal_cache = seal_cache
 
     def check(self, chunk: StoredChunk) -> tuple[Provenance | None, DropReason | None]:
         """Verify one chunk; ``(provenance, None)`` means it may be served."""
         try:
-            prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, self.keyring)
+            prov, reason = verify(
+                chunk.id, chunk.text, chunk.embedding, chunk.metadata, self.keyring, cache=self.seal_cache
+            )
             if reason is not None:
                 return prov, reason
             assert prov is not None

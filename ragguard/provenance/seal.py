@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from ragguard.provenance.legacy import PREFIX, from_metadata_v1, signed_bytes_v1
 from ragguard.provenance.legacy import RECORD_KEYS as _V1_KEYS
 from ragguard.provenance.legacy import SIGNATURE_KEY as _V1_SIGNATURE_KEY
 from ragguard.provenance.legacy import VERSION_KEY as _V1_VERSION_KEY
+from ragguard.provenance.signers import Signer
 from ragguard.types import Action, DropReason, Finding, MetadataValue, Provenance, TrustTier
 
 SEAL_KEY = "rg_seal"
@@ -189,31 +191,98 @@ def _open(rg: dict[str, Any]) -> tuple[Provenance | None, str, bytes, DropReason
     return prov, v1_signature if isinstance(v1_signature, str) else "", data, None
 
 
+class SealCache:
+    """Layout-2 seals whose signature already verified, by their exact stored string.
+
+    Bounded (oldest out first) and safe to share between threads. A hit skips the
+    parse and the signature check, the bulk of a seal check; everything that can
+    change without the seal string changing is still checked on every read: the
+    key must be the same signer object in the keyring and not revoked, the
+    unsigned trust copy must agree, and the id, text, vector and caller metadata
+    must match what was sealed. One cache per :class:`Keyring`'s user (a
+    :class:`~ragguard.guard.Guard`), never global.
+
+    Args:
+        maxsize: Entries kept (each holds the seal string, about 1 KB, and its record).
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self._entries: dict[str, tuple[Provenance, Signer]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, packed: object) -> tuple[Provenance, Signer] | None:
+        """The record and signer a seal string verified under, if cached."""
+        return self._entries.get(packed) if type(packed) is str else None
+
+    def put(self, packed: str, prov: Provenance, signer: Signer) -> None:
+        """Remember that ``packed`` verified under ``signer``."""
+        if self.maxsize <= 0:
+            return
+        with self._lock:
+            while len(self._entries) >= self.maxsize:
+                del self._entries[next(iter(self._entries))]
+            self._entries[packed] = (prov, signer)
+
+
+def _signed_record(
+    rg: dict[str, Any], keyring: Keyring, cache: SealCache | None
+) -> tuple[Provenance | None, DropReason | None]:
+    """The record in ``rg`` if its signature verifies under ``keyring``, else the reason it does not."""
+    hit = cache.get(rg.get(SEAL_KEY)) if cache is not None else None
+    if hit is not None and keyring.get(hit[0].key_id) is hit[1]:
+        prov = hit[0]
+        if keyring.is_revoked(prov.key_id):
+            return prov, DropReason.REVOKED_KEY
+        if rg.keys() != _V2_KEYS or rg[TRUST_KEY] != prov.trust.value:
+            return prov, DropReason.BAD_SIGNATURE
+        return prov, None
+    parsed, signature, data, reason = _open(rg)
+    if reason is not None or parsed is None:
+        return None, reason or DropReason.MALFORMED_SEAL
+    signer = keyring.get(parsed.key_id)
+    if signer is None:
+        return parsed, DropReason.UNKNOWN_KEY
+    if keyring.is_revoked(parsed.key_id):
+        return parsed, DropReason.REVOKED_KEY
+    if signer.algorithm != parsed.algorithm or not signature or not signer.verify(data, signature):
+        return parsed, DropReason.BAD_SIGNATURE
+    if cache is not None and SEAL_KEY in rg:
+        cache.put(rg[SEAL_KEY], parsed, signer)
+    return parsed, None
+
+
 def verify(
     chunk_id: str,
     text: str,
     embedding: npt.ArrayLike,
     metadata: Mapping[str, Any],
     keyring: Keyring,
+    *,
+    cache: SealCache | None = None,
 ) -> tuple[Provenance | None, DropReason | None]:
     """Check a stored chunk's seal against its id, text, vector and metadata.
 
     Never raises on bad data: every failure is a :class:`DropReason`.
 
+    Args:
+        chunk_id: The id the chunk is stored under.
+        text: Its stored text.
+        embedding: Its stored vector.
+        metadata: Its stored metadata (``rg_`` keys and the caller's).
+        keyring: Keys that may have sealed it.
+        cache: Seals already verified (see :class:`SealCache`); ``None`` checks every signature.
+
     Returns:
         ``(provenance, None)`` when the seal verifies, else ``(provenance or None, reason)``.
     """
     rg, user = split_metadata(metadata or {})
-    prov, signature, data, reason = _open(rg)
+    prov, reason = _signed_record(rg, keyring, cache)
     if reason is not None or prov is None:
-        return None, reason or DropReason.MALFORMED_SEAL
-    signer = keyring.get(prov.key_id)
-    if signer is None:
-        return prov, DropReason.UNKNOWN_KEY
-    if keyring.is_revoked(prov.key_id):
-        return prov, DropReason.REVOKED_KEY
-    if signer.algorithm != prov.algorithm or not signature or not signer.verify(data, signature):
-        return prov, DropReason.BAD_SIGNATURE
+        return prov, reason or DropReason.MALFORMED_SEAL
     if prov.chunk_id != chunk_id:
         return prov, DropReason.ID_MISMATCH
     try:
@@ -241,6 +310,7 @@ __all__ = [
     "PREFIX",
     "RECORD_VERSION",
     "SEAL_KEY",
+    "SealCache",
     "TRUST_KEY",
     "claimed_provenance",
     "decode_findings",
