@@ -47,7 +47,7 @@ from ragguard.types import (
 )
 
 if TYPE_CHECKING:
-    from ragguard.audit import AdoptReport, AuditReport
+    from ragguard.audit import AdoptReport, AuditReport, ResealReport
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +465,16 @@ class Guard:
         from ragguard.audit import adopt_collection
 
         return adopt_collection(self, collection_name, trust=trust, source=source, progress=progress)
+
+    def reseal(self, *, progress: Progress | None = None) -> ResealReport:
+        """Re-seal this store's layout-1 chunks in layout 2, in place (see :func:`ragguard.audit.reseal_store`).
+
+        Only chunks whose seal verifies are re-signed (by the active key); the rest
+        are left untouched for the audit to report. Safe to interrupt and re-run.
+        """
+        from ragguard.audit import reseal_store
+
+        return reseal_store(self, progress=progress)
 
     # -- quarantine review ---------------------------------------------------
     def quarantine_list(self, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:

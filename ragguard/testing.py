@@ -35,6 +35,7 @@ from ragguard.provenance import legacy
 from ragguard.provenance.keyring import Keyring
 from ragguard.provenance.seal import SEAL_KEY, TRUST_KEY, from_metadata, seal, split_metadata
 from ragguard.provenance.signers import Ed25519Signer, HmacSigner, Signer
+from ragguard.stores.base import iter_pages
 from ragguard.stores.memory import InMemoryCollection, InMemoryStore
 from ragguard.types import Finding, Span
 
@@ -42,6 +43,7 @@ __all__ = [
     "edit_seal",
     "find_leaks",
     "forge_seal",
+    "rewrite_as_layout_1",
     "key_needles",
     "secret_forms",
     "FakeEmbedder",
@@ -271,3 +273,21 @@ def forge_seal(metadata: Mapping[str, Any], signer: Signer, **fields: Any) -> di
     rg, user = split_metadata(metadata)
     prov = dataclasses.replace(from_metadata(rg), **fields)
     return {**user, **seal(prov, Keyring.from_signers([signer]))}
+
+
+def rewrite_as_layout_1(guard: Guard) -> None:
+    """Rewrite every chunk's seal in ``guard``'s store as layout 1, signed by its active key.
+
+    What a store written by a release before layout 2 holds: for tests of
+    :meth:`Guard.reseal <ragguard.Guard.reseal>` and of reading old stores.
+    """
+    signer = guard.keyring().active()
+    for col in guard.collections():
+        for page in iter_pages(col, 500):
+            metas: list[dict[str, Any]] = []
+            for c in page:
+                rg, user = split_metadata(c.metadata)
+                v1: dict[str, Any] = dict(legacy.to_metadata_v1(from_metadata(rg)))
+                v1[legacy.SIGNATURE_KEY] = signer.sign(legacy.signed_bytes_v1(v1))
+                metas.append({**user, **v1})
+            col.replace_metadata([c.id for c in page], metas)

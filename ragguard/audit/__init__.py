@@ -1,4 +1,4 @@
-"""The audit gate: a scheduled re-audit of the whole store, and adopting unguarded collections.
+"""The audit gate: a scheduled re-audit of the whole store, adopting unguarded collections, re-sealing.
 
 :func:`run_audit` (what :meth:`ragguard.Guard.audit` calls) streams the served
 and quarantine collections a page at a time, verifies every seal, re-scans
@@ -11,6 +11,7 @@ from ragguard.audit.baseline import FORMAT as BASELINE_FORMAT
 from ragguard.audit.baseline import Baseline, BaselineEntry, load_baseline, write_baseline
 from ragguard.audit.moves import AUDIT_REASON_KEY
 from ragguard.audit.report_html import render_html, write_html
+from ragguard.audit.reseal import ResealReport, reseal_store
 from ragguard.audit.results import (
     EXIT_CLEAN,
     EXIT_INTEGRITY,
@@ -47,10 +48,12 @@ __all__ = [
     "IntegrityFailure",
     "MapPoint",
     "MovedChunk",
+    "ResealReport",
     "adopt_collection",
     "in_shard",
     "load_baseline",
     "render_html",
+    "reseal_store",
     "run_audit",
     "write_baseline",
     "write_html",

@@ -168,3 +168,34 @@ def adopt(
             f"{c['skipped']} skipped",
             highlight=False,
         )
+
+
+def reseal(
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    collection: CollectionOpt = None,
+    key_file: KeyFileOpt = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Re-seal layout-1 chunks (20 flat rg_ keys) in layout 2, in place, with the active key.
+
+    Only chunks whose seal verifies are re-signed; the rest are left untouched for
+    `ragguard audit` to report. Ids, texts, vectors and caller metadata do not change.
+    Safe to interrupt and run again.
+    """
+    setup_logging(verbose)
+    with errors():
+        guard = open_guard(store, chroma_url, collection, key_file, config)
+        result = with_progress("re-sealing", err.is_terminal and not as_json, lambda p: guard.reseal(progress=p))
+        if as_json:
+            sys.stdout.write(json.dumps({**result.counts(), "left_by_reason": dict(result.left)}) + "\n")
+            return
+        c = result.counts()
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(result.left.items()))
+        out.print(
+            f"read {c['read']} chunks: {c['resealed']} re-sealed, {c['current']} already current, "
+            f"{c['left']} left as they are" + (f" (seal does not verify: {why})" if why else ""),
+            highlight=False,
+        )

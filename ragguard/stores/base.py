@@ -40,6 +40,13 @@ class Collection(Protocol):
         """Which of ``ids`` are present."""
         ...
 
+    def replace_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, MetadataValue]]) -> None:
+        """Replace each chunk's whole metadata (keys not given are removed); text and vector stay.
+
+        Missing ids are skipped. Used to re-seal in place (``ragguard reseal``).
+        """
+        ...
+
     def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Read chunks by id (missing ids are skipped), with their vectors unless told not to."""
         ...

@@ -44,6 +44,13 @@ class InMemoryCollection:
         """Which of ``ids`` are present."""
         return {i for i in ids if i in self._rows}
 
+    def replace_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, MetadataValue]]) -> None:
+        """Replace each chunk's whole metadata; text and vector stay; missing ids are skipped."""
+        for cid, meta in zip(ids, metadatas, strict=True):
+            row = self._rows.get(cid)
+            if row is not None:
+                self._rows[cid] = _Row(row.text, row.embedding, dict(meta))
+
     def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Chunks by id, skipping missing ones."""
         return [self._chunk(i, with_embedding=include_embeddings) for i in ids if i in self._rows]

@@ -102,3 +102,67 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, seed: int) -> None:
     assert all(guard.retrieval_filter.check(c)[1] is None for c in served.page(0, 10_000))
     hits = guard.search("rivers mountains cities", k=20)
     assert len(hits.hits) == 20 and not hits.dropped
+
+
+RESEAL_WORKER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ragguard import Guard, Settings
+    from ragguard.provenance import Keyring
+    from ragguard.stores import ChromaStore
+    from ragguard.testing import FakeEmbedder, FlagDetector
+
+    store, key = Path(sys.argv[1]), Path(sys.argv[2])
+    guard = Guard(ChromaStore(path=store), FakeEmbedder(), settings=Settings(batch_size=25),
+                  keyring=Keyring.load(key), detectors=[FlagDetector("ignore previous")])
+    print("ready", flush=True)
+    guard.reseal(progress=lambda done, total: print(done, flush=True))
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kill_9_mid_reseal_then_rerun(tmp_path: Path, seed: int) -> None:
+    from ragguard.provenance.seal import SEAL_KEY
+    from ragguard.testing import rewrite_as_layout_1
+
+    store, key = tmp_path / "store", tmp_path / "keys.json"
+    Keyring.generate().save(key)
+    guard = _guard(store, key)
+    guard.ingest(_records(), source="https://crash.example/", trust="untrusted")
+    rewrite_as_layout_1(guard)
+    script = tmp_path / "worker.py"
+    script.write_text(RESEAL_WORKER)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(store), str(key)], stdout=subprocess.PIPE, env=env, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    assert int(proc.stdout.readline()) > 0  # the first batch is re-sealed
+    time.sleep(random.Random(seed).uniform(0.0, 0.3))  # somewhere inside the rest
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    # After the crash every chunk is whole in one layout or the other, and verifies.
+    guard = _guard(store, key)
+    served, quarantine = guard.collections()
+    flt = guard.retrieval_filter
+    layouts = {"v1": 0, "v2": 0}
+    for col in (served, quarantine):
+        for chunk in col.page(0, 10_000):
+            v2 = SEAL_KEY in chunk.metadata
+            assert v2 != ("rg_sig" in chunk.metadata), chunk.metadata.keys()  # never a mixture of keys
+            layouts["v2" if v2 else "v1"] += 1
+            reason = flt.check(chunk)[1]
+            assert reason is None or (col is quarantine and reason.value == "not_allowed"), (chunk.id, reason)
+    assert sum(layouts.values()) == N_RECORDS
+
+    # Running it again finishes the job.
+    report = guard.reseal()
+    assert report.resealed == layouts["v1"] and report.current == layouts["v2"] and not report.left
+    assert all(SEAL_KEY in c.metadata for col in (served, quarantine) for c in col.page(0, 10_000))
+    hits = guard.search("rivers mountains cities", k=20)
+    assert len(hits.hits) == 20 and not hits.dropped

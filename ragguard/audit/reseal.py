@@ -1,0 +1,96 @@
+"""Re-sealing layout-1 chunks in layout 2, in place.
+
+Layout-1 seals (every provenance field its own ``rg_`` key) still verify, but
+Chroma pays for each of their 20 keys on every read, add and query
+(``bench/audit_perf.py``). Re-sealing gives each layout-1 chunk whose seal
+verifies the same provenance, re-signed by the active key, in layout 2; its id,
+text, vector and caller metadata stay as they are, and the old keys go in the
+same update, so a crash leaves every chunk in one layout or the other, each
+verifying, and running it again finishes the job. A chunk whose seal does not
+verify is left exactly as it is, for the audit to report: re-signing it would
+launder the tampering.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ragguard.errors import StoreError
+from ragguard.provenance.seal import SEAL_KEY, seal, split_metadata, verify
+from ragguard.stores.base import iter_id_batches
+from ragguard.types import MetadataValue
+
+if TYPE_CHECKING:
+    from ragguard.guard import Guard
+
+
+@dataclass(frozen=True)
+class ResealReport:
+    """What :meth:`ragguard.Guard.reseal` did, over the served and quarantine collections.
+
+    Attributes:
+        read: Chunks read.
+        resealed: Layout-1 chunks re-sealed in layout 2.
+        current: Chunks already in layout 2 (left alone).
+        left: Chunks whose seal does not verify, left untouched, by drop reason.
+    """
+
+    read: int = 0
+    resealed: int = 0
+    current: int = 0
+    left: Mapping[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Flat counts for JSON and the CLI."""
+        return {"read": self.read, "resealed": self.resealed, "current": self.current, "left": sum(self.left.values())}
+
+
+def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = None) -> ResealReport:
+    """Re-seal every verifying layout-1 chunk of ``guard``'s store in layout 2 (see the module docstring).
+
+    Reads, verifies and rewrites ``settings.batch_size`` chunks per store call.
+
+    Raises:
+        SigningKeyError: If the keyring cannot sign (checked before anything is read).
+        StoreError: If the store cannot replace metadata in place.
+    """
+    keyring = guard.keyring()
+    keyring.active()  # a verify-only keyring fails here, before any work
+    cols = guard.collections(create=False)
+    for col in cols:
+        if not hasattr(col, "replace_metadata"):
+            raise StoreError(f"collection {col.name!r} cannot replace metadata in place, so it cannot be re-sealed")
+    total = sum(col.count() for col in cols)
+    read = resealed = current = 0
+    left: Counter[str] = Counter()
+    done_before = 0
+    for col in cols:
+        listed = 0
+        for ids, listed in iter_id_batches(col, guard.settings.batch_size):
+            ids_out: list[str] = []
+            metas_out: list[dict[str, MetadataValue]] = []
+            for chunk in col.get(ids):
+                read += 1
+                if SEAL_KEY in chunk.metadata:
+                    current += 1
+                    continue
+                prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
+                if reason is not None or prov is None:
+                    left[(reason.value if reason else "malformed_seal")] += 1
+                    continue
+                _, user = split_metadata(chunk.metadata)
+                ids_out.append(chunk.id)
+                metas_out.append({**user, **seal(prov, keyring)})
+            if ids_out:
+                col.replace_metadata(ids_out, metas_out)
+                resealed += len(ids_out)
+            if progress is not None:
+                progress(min(done_before + listed, total), total)
+        done_before += listed
+    return ResealReport(read=read, resealed=resealed, current=current, left=dict(left))
+
+
+__all__ = ["ResealReport", "reseal_store"]
