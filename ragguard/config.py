@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     overlap_screening: bool = False
     #: Seals a guard remembers as verified, so chunks it retrieves again skip the
     #: parse and signature check (text, vector, metadata, id, key and revocation are
-    #: still checked every time). About 1 KB each; 0 turns the cache off.
-    seal_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    #: still checked every time). About 2 KB each (oldest out first); 0 turns it off.
+    seal_cache_size: int = Field(default=4096, ge=0, le=100_000)
     model: str | None = None
     model_sha256: str | None = None
     unsafe_skip_model_digest: bool = False

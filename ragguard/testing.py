@@ -280,6 +280,8 @@ def rewrite_as_layout_1(guard: Guard) -> None:
 
     What a store written by a release before layout 2 holds: for tests of
     :meth:`Guard.reseal <ragguard.Guard.reseal>` and of reading old stores.
+    For tests only: it re-signs every chunk without checking it first, so it
+    would launder a tampered one.
     """
     signer = guard.keyring().active()
     for col in guard.collections():

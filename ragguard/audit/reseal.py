@@ -8,7 +8,9 @@ text, vector and caller metadata stay as they are, and the old keys go in the
 same update, so a crash leaves every chunk in one layout or the other, each
 verifying, and running it again finishes the job. A chunk whose seal does not
 verify is left exactly as it is, for the audit to report: re-signing it would
-launder the tampering.
+launder the tampering. Each chunk is rewritten only if it still holds the
+metadata that was verified; run it while nothing else writes to the store (a
+write between that check and the update, within one store call, is not seen).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ragguard.errors import StoreError
+from ragguard.provenance.legacy import RECORD_KEYS as _V1_KEYS
 from ragguard.provenance.seal import SEAL_KEY, seal, split_metadata, verify
 from ragguard.stores.base import iter_id_batches
 from ragguard.types import MetadataValue
@@ -34,8 +37,11 @@ class ResealReport:
     Attributes:
         read: Chunks read.
         resealed: Layout-1 chunks re-sealed in layout 2.
-        current: Chunks already in layout 2 (left alone).
-        left: Chunks whose seal does not verify, left untouched, by drop reason.
+        current: Chunks already in layout 2 whose seal verifies (left alone).
+        left: Chunks left untouched, by reason: a drop reason when the seal does not
+            verify, ``unknown_rg_keys`` for a verifying layout-1 seal that signs keys
+            this release does not know, ``changed_during_reseal`` when another writer
+            replaced the chunk between the read and the update.
     """
 
     read: int = 0
@@ -72,25 +78,33 @@ def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = 
         for ids, listed in iter_id_batches(col, guard.settings.batch_size):
             ids_out: list[str] = []
             metas_out: list[dict[str, MetadataValue]] = []
+            expected: list[Mapping[str, MetadataValue]] = []
             for chunk in col.get(ids):
                 read += 1
-                if SEAL_KEY in chunk.metadata:
-                    current += 1
-                    continue
                 prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
                 if reason is not None or prov is None:
                     left[(reason.value if reason else "malformed_seal")] += 1
                     continue
-                _, user = split_metadata(chunk.metadata)
+                rg, user = split_metadata(chunk.metadata)
+                if SEAL_KEY in rg:
+                    current += 1
+                    continue
+                if not rg.keys() <= _V1_KEYS:
+                    # Signed, but with keys this release does not know: dropping them would lose data.
+                    left["unknown_rg_keys"] += 1
+                    continue
                 ids_out.append(chunk.id)
                 metas_out.append({**user, **seal(prov, keyring)})
+                expected.append(chunk.metadata)
             if ids_out:
-                col.replace_metadata(ids_out, metas_out)
-                resealed += len(ids_out)
+                # Only where the chunk still holds what was verified: a writer may have replaced it since.
+                done = col.replace_metadata(ids_out, metas_out, expected=expected)
+                resealed += len(done)
+                left["changed_during_reseal"] += len(ids_out) - len(done)
             if progress is not None:
                 progress(min(done_before + listed, total), total)
         done_before += listed
-    return ResealReport(read=read, resealed=resealed, current=current, left=dict(left))
+    return ResealReport(read=read, resealed=resealed, current=current, left={k: n for k, n in left.items() if n})
 
 
 __all__ = ["ResealReport", "reseal_store"]

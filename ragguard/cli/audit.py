@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ragguard.audit import AuditReport, write_html
+from ragguard.audit import EXIT_INTEGRITY, AuditReport, write_html
 from ragguard.audit.embedmap import DEFAULT_SAMPLE
 from ragguard.cli.common import (
     CollectionOpt,
@@ -183,7 +183,8 @@ def reseal(
 
     Only chunks whose seal verifies are re-signed; the rest are left untouched for
     `ragguard audit` to report. Ids, texts, vectors and caller metadata do not change.
-    Safe to interrupt and run again.
+    Safe to interrupt and run again; run it while nothing else writes to the store.
+    Exit 0 when every chunk is current, 2 when some were left as they are.
     """
     setup_logging(verbose)
     with errors():
@@ -191,11 +192,12 @@ def reseal(
         result = with_progress("re-sealing", err.is_terminal and not as_json, lambda p: guard.reseal(progress=p))
         if as_json:
             sys.stdout.write(json.dumps({**result.counts(), "left_by_reason": dict(result.left)}) + "\n")
-            return
-        c = result.counts()
-        why = ", ".join(f"{n} {reason}" for reason, n in sorted(result.left.items()))
-        out.print(
-            f"read {c['read']} chunks: {c['resealed']} re-sealed, {c['current']} already current, "
-            f"{c['left']} left as they are" + (f" (seal does not verify: {why})" if why else ""),
-            highlight=False,
-        )
+        else:
+            c = result.counts()
+            why = ", ".join(f"{n} {reason}" for reason, n in sorted(result.left.items()))
+            out.print(
+                f"read {c['read']} chunks: {c['resealed']} re-sealed, {c['current']} already current, "
+                f"{c['left']} left as they are" + (f" ({why}; `ragguard audit` reports them)" if why else ""),
+                highlight=False,
+            )
+    raise typer.Exit(EXIT_INTEGRITY if result.left else 0)

@@ -203,7 +203,7 @@ class SealCache:
     :class:`~ragguard.guard.Guard`), never global.
 
     Args:
-        maxsize: Entries kept (each holds the seal string, about 1 KB, and its record).
+        maxsize: Entries kept (each holds the seal string and its record, about 2 KB).
     """
 
     def __init__(self, maxsize: int = 4096) -> None:

@@ -40,10 +40,21 @@ class Collection(Protocol):
         """Which of ``ids`` are present."""
         ...
 
-    def replace_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, MetadataValue]]) -> None:
+    def replace_metadata(
+        self,
+        ids: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+        *,
+        expected: Sequence[Mapping[str, MetadataValue]] | None = None,
+    ) -> list[str]:
         """Replace each chunk's whole metadata (keys not given are removed); text and vector stay.
 
-        Missing ids are skipped. Used to re-seal in place (``ragguard reseal``).
+        Missing ids are skipped, and so is a chunk whose current metadata differs from
+        its ``expected`` entry when that is given. Used to re-seal in place
+        (``ragguard reseal``).
+
+        Returns:
+            The ids whose metadata was replaced.
         """
         ...
 

@@ -71,21 +71,31 @@ class ChromaCollection:
         )
 
     @_store_errors
-    def replace_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, MetadataValue]]) -> None:
-        """Replace each chunk's whole metadata in one update; text and vector stay; missing ids are skipped.
+    def replace_metadata(
+        self,
+        ids: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+        *,
+        expected: Sequence[Mapping[str, MetadataValue]] | None = None,
+    ) -> list[str]:
+        """Replace each chunk's whole metadata in one update; text and vector stay (see the protocol).
 
         Chroma's update merges metadata and deletes a key set to ``None``, so the
         keys a chunk holds now and the new mapping lacks are sent as ``None``.
         """
         current = self._col.get(ids=list(ids), include=["metadatas"])
-        old = dict(zip(current["ids"], current["metadatas"] or [], strict=True))
-        keep = [(cid, meta) for cid, meta in zip(ids, metadatas, strict=True) if cid in old]
-        if not keep:
-            return
-        self._col.update(
-            ids=[cid for cid, _ in keep],
-            metadatas=[{**{k: None for k in (old[cid] or {}) if k not in meta}, **meta} for cid, meta in keep],
-        )
+        old = {cid: dict(m or {}) for cid, m in zip(current["ids"], current["metadatas"] or [], strict=True)}
+        keep = [
+            (cid, meta)
+            for i, (cid, meta) in enumerate(zip(ids, metadatas, strict=True))
+            if cid in old and (expected is None or dict(expected[i]) == old[cid])
+        ]
+        if keep:
+            self._col.update(
+                ids=[cid for cid, _ in keep],
+                metadatas=[{**{k: None for k in old[cid] if k not in meta}, **meta} for cid, meta in keep],
+            )
+        return [cid for cid, _ in keep]
 
     @_store_errors
     def existing(self, ids: Sequence[str]) -> set[str]:

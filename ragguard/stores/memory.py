@@ -44,12 +44,21 @@ class InMemoryCollection:
         """Which of ``ids`` are present."""
         return {i for i in ids if i in self._rows}
 
-    def replace_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, MetadataValue]]) -> None:
-        """Replace each chunk's whole metadata; text and vector stay; missing ids are skipped."""
-        for cid, meta in zip(ids, metadatas, strict=True):
+    def replace_metadata(
+        self,
+        ids: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+        *,
+        expected: Sequence[Mapping[str, MetadataValue]] | None = None,
+    ) -> list[str]:
+        """Replace each chunk's whole metadata; text and vector stay (see the protocol)."""
+        done = []
+        for i, (cid, meta) in enumerate(zip(ids, metadatas, strict=True)):
             row = self._rows.get(cid)
-            if row is not None:
+            if row is not None and (expected is None or dict(expected[i]) == row.metadata):
                 self._rows[cid] = _Row(row.text, row.embedding, dict(meta))
+                done.append(cid)
+        return done
 
     def get(self, ids: Sequence[str], *, include_embeddings: bool = True) -> list[StoredChunk]:
         """Chunks by id, skipping missing ones."""

@@ -14,7 +14,7 @@ from ragguard.cli import app
 from ragguard.errors import SigningKeyError
 from ragguard.guard import KEYRING_FILENAME
 from ragguard.provenance import Keyring
-from ragguard.provenance.legacy import RECORD_KEYS
+from ragguard.provenance.legacy import RECORD_KEYS, signed_bytes_v1
 from ragguard.provenance.seal import SEAL_KEY, from_metadata, split_metadata, verify
 from ragguard.stores import ChromaStore
 from ragguard.testing import FakeEmbedder, FlagDetector, make_guard, rewrite_as_layout_1
@@ -125,3 +125,78 @@ def test_cli_reseal(tmp_path: Path) -> None:
     assert payload == {"read": 4, "resealed": 4, "current": 0, "left": 0, "left_by_reason": {}}
     result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
     assert result.exit_code == 0 and "0 re-sealed, 4 already current" in result.stdout
+
+
+def test_signed_unknown_keys_and_broken_layout_2_seals_are_left_and_counted() -> None:
+    g = _guard()
+    g.ingest(DOCS[:3], source="https://wiki.example/")
+    served = g.collections()[0]
+    a, b, c = served.page(0, 3)
+    # b: a layout-1 seal that signs a key this release does not know (it verifies: keep it whole).
+    rewrite_as_layout_1(g)
+    b = served.get([b.id])[0]
+    extra = {**b.metadata, "rg_extra": "kept"}
+    del extra["rg_sig"]
+    extra["rg_sig"] = g.keyring().active().sign(signed_bytes_v1({k: v for k, v in extra.items() if k != "rg_sig"}))
+    served.raw_set(b.id, b.text, b.embedding, extra)  # type: ignore[attr-defined]
+    assert verify(b.id, b.text, b.embedding, extra, g.keyring())[1] is None
+    # c: a layout-2 seal with a layout-1 key beside it: must not count as current.
+    c = served.get([c.id])[0]
+    g.reseal()
+    c = served.get([c.id])[0]
+    served.raw_set(c.id, c.text, c.embedding, {**c.metadata, "rg_action": "allow"})  # type: ignore[attr-defined]
+    before = _all(g)
+    report = g.reseal()
+    assert report.counts() == {"read": 3, "resealed": 0, "current": 1, "left": 2}
+    assert report.left == {"unknown_rg_keys": 1, "bad_signature": 1}
+    assert _all(g) == before
+
+
+def test_a_chunk_rewritten_by_another_writer_mid_reseal_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = _guard()
+    g.ingest(DOCS[:3], source="https://wiki.example/")
+    rewrite_as_layout_1(g)
+    served = g.collections()[0]
+    victim = served.page(0, 1)[0]
+    real_verify = reseal_module.verify
+
+    def verify_then_overwrite(chunk_id, text, embedding, metadata, keyring):  # type: ignore[no-untyped-def]
+        out = real_verify(chunk_id, text, embedding, metadata, keyring)
+        if chunk_id == victim.id:  # a concurrent writer replaces the chunk after it was read
+            served.raw_set(chunk_id, text, embedding, {**metadata, "note": "written meanwhile"})  # type: ignore[attr-defined]
+        return out
+
+    monkeypatch.setattr(reseal_module, "verify", verify_then_overwrite)
+    report = g.reseal()
+    assert report.resealed == 2 and report.left == {"changed_during_reseal": 1}
+    assert served.get([victim.id])[0].metadata["note"] == "written meanwhile"
+
+
+@pytest.mark.parametrize("backend", ["memory", "chroma"])
+def test_replace_metadata_skips_missing_ids_and_stale_expectations(backend: str, tmp_path: Path) -> None:
+    store = ChromaStore(path=tmp_path / "s") if backend == "chroma" else None
+    g = _guard(store, Keyring.generate() if store is not None else None)
+    g.ingest(DOCS[:2], source="https://wiki.example/")
+    served = g.collections()[0]
+    a, b = served.page(0, 2, include_embeddings=False)
+    done = served.replace_metadata(
+        [a.id, b.id, "rg-missing"],
+        [{"x": 1}, {"y": 2}, {"z": 3}],
+        expected=[a.metadata, {**b.metadata, "stale": True}, {}],
+    )
+    assert done == [a.id]
+    assert served.get([a.id])[0].metadata == {"x": 1}
+    assert served.get([b.id])[0].metadata == b.metadata
+
+
+def test_cli_reseal_exits_2_when_chunks_are_left(tmp_path: Path) -> None:
+    ring = Keyring.generate()
+    store = tmp_path / "store"
+    g = _guard(ChromaStore(path=store), ring)
+    g.ingest(DOCS[:2], source="https://wiki.example/")
+    served = g.collections()[0]
+    row = served.page(0, 1)[0]
+    served.native.update(ids=[row.id], documents=[row.text + " (edited)"], embeddings=[row.embedding])  # type: ignore[attr-defined]
+    ring.save(store / KEYRING_FILENAME)
+    result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
+    assert result.exit_code == 2 and "1 text_mismatch" in result.stdout, result.output
