@@ -22,7 +22,7 @@ from ragguard.config import Settings
 from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import IntegrityError, NotFoundError
+from ragguard.errors import IntegrityError, NotFoundError, SigningKeyError
 from ragguard.policy import Policy
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring, resolve_keyring
@@ -195,7 +195,20 @@ class Guard:
         if self._cols is None and not self.store.has_collection(self.collection_name):
             return None
         served, quarantine = self.collections(create=False)
-        return StoreView(served, quarantine)
+        return StoreView(served, quarantine, seal_ok=self.seal_ok)
+
+    def seal_ok(self, chunk: StoredChunk) -> bool:
+        """Whether a stored chunk's seal verifies (whatever its action), with this guard's seal cache.
+
+        False, never an error, when it cannot be checked (no keyring yet): the
+        detectors then treat the chunk's claims as unverified.
+        """
+        try:
+            keyring = self.keyring()
+        except SigningKeyError:
+            return False
+        found = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring, cache=self._seal_cache)
+        return found[1] is None
 
     # -- screening -----------------------------------------------------------
     def _chunker(self) -> Chunker:

@@ -107,7 +107,7 @@ class _Auditor:
         self.reembed = reembed
         self.sampler = sampler
         self.filter = guard.retrieval_filter
-        self.view = StoreView(served, quarantine)
+        self.view = StoreView(served, quarantine, seal_ok=guard.seal_ok)
         self.model_id = guard.embedder.model_id
         self.s = _State()
 

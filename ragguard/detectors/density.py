@@ -72,7 +72,7 @@ class DensityOutlierDetector:
                 break
             vecs.extend(
                 np.asarray(c.embedding, dtype=np.float32)
-                for c in page
+                for c in store.checked(page)  # a planted "trusted" chunk must not shape the reference
                 if c.embedding is not None and c.metadata.get(TRUST_KEY) == TrustTier.TRUSTED.value
             )
         if len(vecs) >= self.min_reference:

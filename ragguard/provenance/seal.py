@@ -7,9 +7,10 @@ Layout version 2 (written since 0.x; version-1 stores still verify, see
   JSON of every provenance field plus ``"v": 2``, and the signature covers
   exactly those stored bytes (after a domain-separation prefix), so nothing
   is re-encoded to verify and no encoder choice can change what was signed;
-* ``rg_trust``: an unsigned copy of the record's trust tier, which the
-  embedding-space detectors read from kNN neighbours without parsing the
-  record; verification requires it to equal the sealed value.
+* ``rg_trust``: an unsigned copy of the record's trust tier, so the trust of a
+  stored chunk can be read (and filtered on) without parsing the record;
+  verification requires it to equal the sealed value, and the detectors that
+  read neighbours believe it only once the neighbour's seal verifies.
 
 Chroma stores every metadata key as its own row, so one packed record costs a
 fraction of the 20 flat keys of version 1 on every add, read and query

@@ -6,6 +6,7 @@ and reads them back to verify the seal.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -128,11 +129,32 @@ class StoreView:
     """Read-only view of the served and quarantine collections, for detectors.
 
     kNN goes through the store's own index (no full scans).
+
+    Args:
+        served: The served collection.
+        quarantine: The quarantine collection, if any.
+        seal_ok: Checks a stored chunk's seal (text, vector, metadata). When given,
+            every chunk this view hands out whose seal does not verify comes with
+            empty metadata, so no detector takes a planted chunk's claim to be
+            ``trusted`` at its word; its vectors are then read with it.
     """
 
-    def __init__(self, served: Collection, quarantine: Collection | None) -> None:
+    def __init__(
+        self,
+        served: Collection,
+        quarantine: Collection | None,
+        *,
+        seal_ok: Callable[[StoredChunk], bool] | None = None,
+    ) -> None:
         self.served = served
         self.quarantine = quarantine
+        self.seal_ok = seal_ok
+
+    def checked(self, chunks: Sequence[StoredChunk]) -> list[StoredChunk]:
+        """``chunks``, those whose seal does not verify with their metadata emptied (see ``seal_ok``)."""
+        if self.seal_ok is None:
+            return list(chunks)
+        return [c if self.seal_ok(c) else dataclasses.replace(c, metadata={}) for c in chunks]
 
     def nearest(
         self,
@@ -162,8 +184,8 @@ class StoreView:
                 texts=[[] for _ in embeddings],
             )
         if min_similarity is not None:
-            return _close(col, col.nearest_ids(embeddings, n), min_similarity)
-        rows = col.query(embeddings, n, include_embeddings=False)
+            return _close(col, col.nearest_ids(embeddings, n), min_similarity, self.checked)
+        rows = [self.checked(row) for row in col.query(embeddings, n, include_embeddings=self.seal_ok is not None)]
         return Neighbours(
             ids=[[c.id for c in row] for row in rows],
             distances=[[float(c.distance if c.distance is not None else 1.0) for c in row] for row in rows],
@@ -172,11 +194,16 @@ class StoreView:
         )
 
 
-def _close(col: Collection, pairs: list[list[tuple[str, float]]], min_similarity: float) -> Neighbours:
+def _close(
+    col: Collection,
+    pairs: list[list[tuple[str, float]]],
+    min_similarity: float,
+    checked: Callable[[Sequence[StoredChunk]], list[StoredChunk]],
+) -> Neighbours:
     """Neighbours at least ``min_similarity`` close, with their text and metadata read in one go."""
     kept = [[(i, d) for i, d in row if 1.0 - d >= min_similarity] for row in pairs]
     wanted = sorted({i for row in kept for i, _ in row})
-    found = {c.id: c for c in col.get(wanted)} if wanted else {}
+    found = {c.id: c for c in checked(col.get(wanted))} if wanted else {}
     # A neighbour deleted between the search and the read is simply gone.
     kept = [[(i, d) for i, d in row if i in found] for row in kept]
     return Neighbours(
