@@ -192,7 +192,7 @@ class CampaignDetector:
         # store reads text and metadata for those alone.
         close = min(self.similarity, self.corroboration)
         for quarantined in (False, True):
-            nb = batch.store.nearest(vecs, self.k, quarantined=quarantined, min_similarity=close)
+            nb = batch.store.nearest(vecs, self.k, quarantined=quarantined, min_similarity=close, exclude=ids)
             for j, ev in enumerate(evidence):
                 for nid, dist, meta, text in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], nb.texts[j], strict=True):
                     if nid == ids[j]:

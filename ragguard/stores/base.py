@@ -163,6 +163,7 @@ class StoreView:
         *,
         quarantined: bool = False,
         min_similarity: float | None = None,
+        exclude: Sequence[str] | None = None,
     ) -> Neighbours:
         """The ``k`` nearest stored chunks to each vector (served, or quarantined).
 
@@ -173,6 +174,9 @@ class StoreView:
             min_similarity: Keep only neighbours at least this cosine-similar; their
                 text and metadata are then read for those alone (one batched read),
                 which is far cheaper than reading all ``k`` per vector.
+            exclude: One id per vector, left out of that vector's neighbours (the
+                chunk itself, when the audit screens what is stored); with
+                ``min_similarity`` it is dropped before anything is read or checked.
         """
         col = self.quarantine if quarantined else self.served
         n = min(k, col.count()) if col is not None else 0
@@ -184,8 +188,14 @@ class StoreView:
                 texts=[[] for _ in embeddings],
             )
         if min_similarity is not None:
-            return _close(col, col.nearest_ids(embeddings, n), min_similarity, self.checked)
-        rows = [self.checked(row) for row in col.query(embeddings, n, include_embeddings=self.seal_ok is not None)]
+            pairs = col.nearest_ids(embeddings, n)
+            if exclude is not None:
+                pairs = [[(i, d) for i, d in row if i != own] for row, own in zip(pairs, exclude, strict=True)]
+            return _close(col, pairs, min_similarity, self.checked)
+        found = col.query(embeddings, n, include_embeddings=self.seal_ok is not None)
+        if exclude is not None:
+            found = [[c for c in row if c.id != own] for row, own in zip(found, exclude, strict=True)]
+        rows = [self.checked(row) for row in found]
         return Neighbours(
             ids=[[c.id for c in row] for row in rows],
             distances=[[float(c.distance if c.distance is not None else 1.0) for c in row] for row in rows],

@@ -241,3 +241,15 @@ def test_campaign_leaves_structured_records_out() -> None:
         prose = [Chunk("p0", "Revenue went up everywhere this year while spending held.", "s", "dp", 0)]
         batch = ScreeningBatch(prose, near(center, 1, noise=0.02), [TrustTier.UNTRUSTED], StoreView(served, None))
         assert bool(CampaignDetector().detect(batch)[0]) is expect
+
+
+@pytest.mark.parametrize("min_similarity", [None, 0.5])
+def test_nearest_leaves_out_each_vectors_own_id_before_reading_it(min_similarity: float | None) -> None:
+    vecs = unit(RNG.normal(size=(3, DIM)))
+    store = view(vecs)  # stored as t0, t1, t2
+    checked: list[str] = []
+    store.seal_ok = lambda chunk: checked.append(chunk.id) or True
+    nb = store.nearest(vecs, 3, min_similarity=min_similarity, exclude=["t0", "t1", "t2"])
+    assert all(f"t{i}" not in row for i, row in enumerate(nb.ids))
+    if min_similarity is not None:
+        assert checked == []  # random vectors: only each vector itself was close, and it was never read
