@@ -34,6 +34,7 @@ from ragguard.audit.results import (
 from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
+from ragguard.retrieval import RetrievalFilter
 from ragguard.stores.base import Collection, StoreView, iter_id_batches
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
@@ -106,7 +107,9 @@ class _Auditor:
         self.quarantine = quarantine
         self.reembed = reembed
         self.sampler = sampler
-        self.filter = guard.retrieval_filter
+        # No seal cache: the walk checks each chunk once, and caching them would only
+        # evict the chunks the guard's searches retrieve again and again.
+        self.filter = RetrievalFilter(guard.keyring(), guard.settings)
         self.view = StoreView(served, quarantine, seal_ok=guard.seal_ok)
         self.model_id = guard.embedder.model_id
         self.s = _State()

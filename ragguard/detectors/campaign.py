@@ -192,11 +192,10 @@ class CampaignDetector:
         # store reads text and metadata for those alone.
         close = min(self.similarity, self.corroboration)
         for quarantined in (False, True):
+            # Each chunk's own id is left out: the same chunk, already stored, is not a campaign.
             nb = batch.store.nearest(vecs, self.k, quarantined=quarantined, min_similarity=close, exclude=ids)
             for j, ev in enumerate(evidence):
                 for nid, dist, meta, text in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], nb.texts[j], strict=True):
-                    if nid == ids[j]:
-                        continue  # the same chunk, already stored: re-ingest is not a campaign
                     sim = 1.0 - dist
                     if is_structured(text):
                         continue  # a record of some schema: near by construction, not a paraphrase

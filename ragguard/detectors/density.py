@@ -92,12 +92,13 @@ class DensityOutlierDetector:
             return out
         vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
         # Over-fetch: untrusted neighbours are skipped, only trusted ones define density.
-        nb = batch.store.nearest(vecs, self.k * 3)
+        # A chunk already stored is not its own neighbour.
+        nb = batch.store.nearest(vecs, self.k * 3, exclude=[batch.chunks[i].id for i in idx])
         for j, i in enumerate(idx):
             trusted = [
                 d
-                for nid, d, m in zip(nb.ids[j], nb.distances[j], nb.metadatas[j], strict=True)
-                if m.get(TRUST_KEY) == TrustTier.TRUSTED.value and nid != batch.chunks[i].id
+                for d, m in zip(nb.distances[j], nb.metadatas[j], strict=True)
+                if m.get(TRUST_KEY) == TrustTier.TRUSTED.value
             ][: self.k]
             if len(trusted) < self.k:
                 continue

@@ -170,6 +170,11 @@ def seal(prov: Provenance, keyring: Keyring) -> dict[str, MetadataValue]:
     return {TRUST_KEY: prov.trust.value, SEAL_KEY: f"{_TAG}{signature}.{body}"}
 
 
+def _copies_agree(rg: Mapping[str, Any], prov: Provenance) -> bool:
+    """Whether a layout-2 chunk's ``rg_`` keys are exactly the seal and a trust copy equal to the sealed tier."""
+    return rg.keys() == _V2_KEYS and rg[TRUST_KEY] == prov.trust.value
+
+
 def _open(rg: dict[str, Any]) -> tuple[Provenance | None, str, bytes, DropReason | None]:
     """Parse either layout: ``(provenance, signature, signed bytes, reason)``; reason set on failure."""
     if SEAL_KEY in rg:
@@ -178,7 +183,7 @@ def _open(rg: dict[str, Any]) -> tuple[Provenance | None, str, bytes, DropReason
         except (ValueError, TypeError):
             return None, "", b"", DropReason.MALFORMED_SEAL
         # The unsigned trust copy must agree, and no other rg_ key may ride along.
-        if rg.keys() != _V2_KEYS or rg[TRUST_KEY] != prov.trust.value:
+        if not _copies_agree(rg, prov):
             signature = ""  # fails as a bad signature once the key checks pass
         return prov, signature, data, None
     v1_signature = rg.get(_V1_SIGNATURE_KEY)
@@ -238,7 +243,7 @@ def _signed_record(
         prov = hit[0]
         if keyring.is_revoked(prov.key_id):
             return prov, DropReason.REVOKED_KEY
-        if rg.keys() != _V2_KEYS or rg[TRUST_KEY] != prov.trust.value:
+        if not _copies_agree(rg, prov):
             return prov, DropReason.BAD_SIGNATURE
         return prov, None
     parsed, signature, data, reason = _open(rg)

@@ -145,3 +145,11 @@ def test_a_guard_reuses_its_cache_across_searches_and_still_drops_tampering() ->
     served.raw_set(row.id, row.text + " Actually it is Lyon.", row.embedding, row.metadata)  # type: ignore[attr-defined]
     again = g.search("capital of France", k=2)
     assert [d.reason for d in again.dropped] == [DropReason.TEXT_MISMATCH]
+
+
+def test_the_audit_walk_leaves_the_search_cache_alone() -> None:
+    # Each chunk is checked once by the audit: caching them would only evict what searches reuse.
+    g = make_guard(detectors=[])
+    g.ingest(["Paris is the capital of France.", "Berlin is the capital of Germany."], source="https://wiki.example/")
+    assert g.audit().exit_code == 0
+    assert len(g._seal_cache) == 0
