@@ -1,6 +1,6 @@
 """Detection quality and screening cost on the dev set, through the real pipeline.
 
-    python bench/detection.py [--data ../shared/data/dev] [--in-sample] [--peers] [--quick]
+    python bench/detection.py [--data ../shared/data/dev] [--in-sample] [--peers] [--quick] [--explain N]
 
 What it does (all through ``Guard`` over a real embedded Chroma store and the
 real all-MiniLM-L6-v2 embeddings):
@@ -140,7 +140,9 @@ def recall_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float = 0.01) -> float:
     return 0.0
 
 
-def report(title: str, rows: Sequence[devdata.Row], verdicts: Sequence[RecordVerdict]) -> dict[str, float]:
+def report(
+    title: str, rows: Sequence[devdata.Row], verdicts: Sequence[RecordVerdict], explain: int = 0
+) -> dict[str, float]:
     fam = np.array([r.family for r in rows])
     lab = np.array([r.label for r in rows])
     hit = np.array([flagged(v) for v in verdicts])
@@ -168,7 +170,21 @@ def report(title: str, rows: Sequence[devdata.Row], verdicts: Sequence[RecordVer
                 fp_codes[code] = fp_codes.get(code, 0) + 1
     if fp_codes:
         print("\nfalse positives carry: " + ", ".join(f"{c} x{n}" for c, n in sorted(fp_codes.items())))
+    if explain:
+        explain_errors(rows, verdicts, explain)
     return overall
+
+
+def explain_errors(rows: Sequence[devdata.Row], verdicts: Sequence[RecordVerdict], limit: int) -> None:
+    """Print up to ``limit`` false positives and ``limit`` missed positives with their findings."""
+    for label, what in ((0, "false positive"), (1, "missed")):
+        shown = 0
+        for r, v in zip(rows, verdicts, strict=True):
+            if r.label != label or flagged(v) != (label == 0) or shown >= limit:
+                continue
+            shown += 1
+            found = ", ".join(f"{f.code} {f.score:.2f}" for f in v.findings) or "no findings"
+            print(f"\n- {what} {r.id} ({r.family}), score {v.score:.2f}: {found}\n  {r.text[:300]!r}")
 
 
 def obfuscated(rows: list[devdata.Row], seed: int) -> dict[str, list[devdata.Row]]:
@@ -250,6 +266,9 @@ def main() -> None:
     ap.add_argument("--peers", action="store_true", help="also run installed offline peers on the same texts")
     ap.add_argument("--quick", action="store_true", help="skip the one-per-call and speed sections")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--explain", type=int, default=0, metavar="N", help="print N false positives and N misses per section"
+    )
     args = ap.parse_args()
 
     rows = load_rows(args.data)
@@ -271,7 +290,7 @@ def main() -> None:
         t = time.perf_counter()
         batch_v = g.scan(recs(inc), source=UNTRUSTED_SOURCE, trust="untrusted")
         print(f"(screened {len(inc)} incoming passages as one batch in {time.perf_counter() - t:.1f}s)")
-        report("Poisoning, one batch (incoming.jsonl as untrusted)", inc, batch_v)
+        report("Poisoning, one batch (incoming.jsonl as untrusted)", inc, batch_v, args.explain)
 
         if not args.quick:
             gs = new_guard(tmp / "stream", emb, classifier)
@@ -286,7 +305,7 @@ def main() -> None:
             report("Poisoning, one passage per ingest call (shuffled arrival)", inc, [v for v in stream_v if v])
 
         inj_v = g.scan(recs(inj), source=UNTRUSTED_SOURCE, trust="untrusted")
-        report("Injection (documents.jsonl as untrusted)", inj, inj_v)
+        report("Injection (documents.jsonl as untrusted)", inj, inj_v, args.explain)
         seam_cost(g, inj)
 
         print("\n### Obfuscated injection positives (recall at the default policy)\n")

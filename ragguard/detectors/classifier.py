@@ -123,7 +123,7 @@ class EmbeddingClassifier:
 
     # -- scoring (pure) --------------------------------------------------------
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
-        """One finding per head whose calibrated score reaches MIN_SCORE."""
+        """One finding per chunk, from its strongest head, when that head's calibrated score reaches MIN_SCORE."""
         heads = self._load()
         out: list[list[Finding]] = [[] for _ in batch.chunks]
         x = np.asarray(batch.embeddings, dtype=np.float32)
@@ -143,19 +143,28 @@ class EmbeddingClassifier:
                 )
                 self._warned = True
             return out
-        for head in heads.values():
-            scores = head.score(x)
-            for i, s in enumerate(scores):
-                if s >= MIN_SCORE:
-                    out[i].append(
-                        Finding(
-                            detector=self.name,
-                            code=_CODES.get(head.name, "RG-ML-900"),
-                            score=round(float(s), 4),
-                            explanation=f"The {head.name} classifier scores this chunk {float(s):.2f}: "
-                            f"{_WHY.get(head.name, 'learned from labelled data')}.",
-                        )
-                    )
+        # The heads are linear probes of one vector, not independent witnesses:
+        # the policy's noisy-OR would count one embedding twice (two heads at
+        # 0.4 alone make 0.64), so a chunk gets the strongest head's finding.
+        names = list(heads)
+        scores = np.stack([heads[n].score(x) for n in names])
+        best = scores.argmax(axis=0)
+        for i in range(len(x)):
+            s = float(scores[best[i], i])
+            if s < MIN_SCORE:
+                continue
+            name = names[best[i]]
+            also = [n for j, n in enumerate(names) if j != best[i] and scores[j, i] >= MIN_SCORE]
+            note = f" (the {', '.join(also)} head also scores it)" if also else ""
+            out[i].append(
+                Finding(
+                    detector=self.name,
+                    code=_CODES.get(name, "RG-ML-900"),
+                    score=round(s, 4),
+                    explanation=f"The {name} classifier scores this chunk {s:.2f}: "
+                    f"{_WHY.get(name, 'learned from labelled data')}{note}.",
+                )
+            )
         return out
 
     # -- training --------------------------------------------------------------

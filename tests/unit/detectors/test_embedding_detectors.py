@@ -155,6 +155,28 @@ def test_classifier_train_save_load_and_detect(tmp_path: Path) -> None:
     assert loaded.heads_ is not None and 0 < loaded.heads_["injection"].threshold < 1
 
 
+def test_classifier_counts_one_embedding_once(tmp_path: Path) -> None:
+    # Two heads trained on the same attack direction both fire on its vectors;
+    # the chunk gets one finding (the stronger head's), so the policy's
+    # noisy-OR does not count one embedding as two witnesses.
+    attack = unit(RNG.normal(size=DIM))
+    x = np.vstack([near(attack, 60, noise=0.4), unit(RNG.normal(size=(240, DIM)))])
+    y = np.array([1] * 60 + [0] * 240)
+    every = np.ones(len(y), bool)
+    clf, _ = train(x, {"injection": (y, every), "poisoning": (y, every)}, [f"g{i}" for i in range(len(y))])
+    clf.info_ = {"embedder": "toy"}
+    assert clf.heads_ is not None
+    b = batch(near(attack, 1, noise=0.05))
+    v = np.asarray(b.embeddings, dtype=np.float32)
+    per_head = {n: float(h.score(v)[0]) for n, h in clf.heads_.items()}
+    assert min(per_head.values()) >= 0.4  # both heads fire on their own
+    found = clf.detect(ScreeningBatch(b.chunks, b.embeddings, b.trust, None, "toy"))[0]
+    assert len(found) == 1
+    assert found[0].score == pytest.approx(max(per_head.values()), abs=1e-4)
+    other = "poisoning" if found[0].code == "RG-ML-001" else "injection"
+    assert f"the {other} head also scores it" in found[0].explanation
+
+
 def test_classifier_refuses_altered_weights(tmp_path: Path) -> None:
     _, path, _ = _toy_classifier(tmp_path)
     raw = bytearray(path.read_bytes())
