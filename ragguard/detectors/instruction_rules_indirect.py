@@ -25,6 +25,18 @@ _ASK = (
 )
 
 
+# Anchors of RG-INS-081: an AI word the punctuation of an address follows ("AI:",
+# "model ,"), or a greeting before one. Bare "ai" occurs inside most English
+# texts ("said", "again") and made the rule run on nearly every chunk; rare
+# names stay bare. The key collapses whitespace runs to one space.
+_COMMON_AI_WORDS = ("ai", "a.i.", "intelligence", "model", "bot", "assistant", "agent")
+_ADDRESSED_AI: tuple[str, ...] = (
+    *(f"{w}{plural}{gap}{mark}" for w in _COMMON_AI_WORDS for plural in ("", "s") for gap in ("", " ")
+      for mark in ",:!"),
+    "llm", "gpt", "claude", "gemini", "bard", "copilot",
+    "hey ", "hi ", "hello ", "hallo ", "dear ",
+)  # fmt: skip
+
 __all__ = ["INDIRECT_RULES"]
 
 INDIRECT_RULES: tuple[Rule, ...] = (
@@ -156,7 +168,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         rf"|\b(?:hey|hi|hello|hallo|dear)\s+(?:gpt|chatgpt|ai|assistant|bot|claude|model|llm)\b",
         0.4,
         "speaks to an AI assistant by name",
-        anchors=(_A_AI,),
+        anchors=(_ADDRESSED_AI,),
     ),
     Rule(
         "RG-INS-082",

@@ -50,8 +50,9 @@ def present_anchors(key: str) -> frozenset[str]:
     return frozenset(w for _, w in _ANCHORS.iter(key))
 
 
-_ANCHOR_SETS: tuple[tuple[frozenset[str], ...], ...] = tuple(
-    tuple(frozenset(g) for g in r.anchors) for r, _ in _COMPILED
+# (rule, pattern, anchor groups): what the scan loop walks, one tuple per rule.
+_TABLE: tuple[tuple[Rule, re.Pattern[str], tuple[frozenset[str], ...]], ...] = tuple(
+    (r, rx, tuple(frozenset(g) for g in r.anchors)) for r, rx in _COMPILED
 )
 # Texts longer than this are scanned in full by the normalised view only;
 # decoders and rot13 stop at this many characters to bound the work.
@@ -92,16 +93,18 @@ def scan_view(view: View) -> list[RuleMatch]:
     out: list[RuleMatch] = []
     text = view.text
     present = present_anchors(match_key(text))
-    for (rule, rx), groups in zip(_COMPILED, _ANCHOR_SETS, strict=True):
-        if groups and not all(not present.isdisjoint(g) for g in groups):
-            continue
-        m = rx.search(text)
-        if m is None:
-            continue
-        start, end = m.span()
-        if end == start:
-            end = min(start + 1, len(text))
-        out.append(RuleMatch(rule, view.offsets.to_original(start, end), view.kind, m.group()))
+    for rule, rx, groups in _TABLE:
+        # A plain loop, not all(genexpr): this runs for every rule on every view.
+        for g in groups:
+            if present.isdisjoint(g):
+                break
+        else:
+            m = rx.search(text)
+            if m is not None:
+                start, end = m.span()
+                if end == start:
+                    end = min(start + 1, len(text))
+                out.append(RuleMatch(rule, view.offsets.to_original(start, end), view.kind, m.group()))
     return out
 
 

@@ -48,6 +48,33 @@ def test_present_anchors_is_every_anchor_that_occurs(parts: list[str]) -> None:
     assert present_anchors(key) == {a for a in _ALL_ANCHORS if a in key}
 
 
+# Messages to an AI, in any case and spacing: the rules that read an address
+# (RG-INS-080..082) must never be skipped by their anchors.
+_AI_WORDS = [
+    "AI", "ai", "A.I.", "Artificial  Intelligence", "language model", "Language Models", "LLM", "llms", "ChatBot",
+    "chat bots", "bot", "AI assistant", "Assistants", "GPT-4", "gpt4", "ChatGPT", "Claude", "Gemini", "Bard",
+    "Copilot", "agent", "Agents", "model",
+]  # fmt: skip
+_ADDRESSES = st.tuples(
+    st.sampled_from(["", "x. ", "Done!\n", "x ", "you are "]),
+    st.sampled_from(["", "Hey", "hi", "Hello", "HALLO", "Dear", "ok", "attention", "Note to"]),
+    st.sampled_from(["", " ", ",", " , ", "\t", "  "]),
+    st.sampled_from(_AI_WORDS),
+    st.sampled_from(["", " ", "  ", "\t"]),
+    st.sampled_from([",", ":", "!", ".", "", " reading this"]),
+    st.sampled_from([" x", "\tIgnore", "x", " 1", "\n"]),
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_ADDRESSES)
+def test_anchors_never_skip_a_rule_that_matches(text: str) -> None:
+    present = present_anchors(match_key(text))
+    for rule, rx in compiled_rules(RULES):
+        if rx.search(text):
+            assert all(set(g) & present for g in rule.anchors), (rule.code, text)
+
+
 @pytest.mark.parametrize(
     ("text", "code", "snippet"),
     [
