@@ -104,16 +104,18 @@ class HmacSigner:
 
     def sign(self, data: bytes) -> str:
         """HMAC-SHA256 of ``data``, base64."""
-        return _b64(hmac.new(self.secret, data, hashlib.sha256).digest())
+        return _b64(hmac.digest(self.secret, data, hashlib.sha256))
 
     def verify(self, data: bytes, signature: str) -> bool:
-        """Constant-time comparison of the expected and given tags."""
-        try:
-            given = _signature_bytes(signature)
-        except (ValueError, TypeError):
+        """Constant-time comparison of the expected tag's canonical encoding with ``signature``.
+
+        Comparing encodings rather than decoded bytes refuses every other spelling
+        of the same tag (padding, the standard alphabet, stray bits) without a
+        decode on the retrieval path.
+        """
+        if type(signature) is not str or not signature.isascii():
             return False
-        expected = hmac.new(self.secret, data, hashlib.sha256).digest()
-        return hmac.compare_digest(expected, given)
+        return hmac.compare_digest(self.sign(data), signature)
 
 
 @dataclass(frozen=True)
