@@ -7,33 +7,26 @@ opened, the key resolved and the model loaded on first use.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import numpy.typing as npt
 
 from ragguard.config import Settings
 from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import IntegrityError, NotFoundError, SigningKeyError
+from ragguard.errors import SigningKeyError
 from ragguard.policy import Policy
-from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring, resolve_keyring
-from ragguard.provenance.seal import SealCache, encode_findings, seal, split_metadata, verify
-from ragguard.quarantine import QuarantineEntry
+from ragguard.provenance.seal import SealCache, split_metadata, verify
+from ragguard.quarantine import QuarantineEntry, find_quarantined, release
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
 from ragguard.screening import SeamContext, record_verdict, screen
 from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
 from ragguard.types import (
-    Action,
     Chunk,
     DropReason,
     Hit,
@@ -45,6 +38,7 @@ from ragguard.types import (
     TrustTier,
     Verdict,
 )
+from ragguard.writer import write_batch
 
 if TYPE_CHECKING:
     from ragguard.audit import AdoptReport, AuditReport, ResealReport
@@ -52,8 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEYRING_FILENAME = "keyring.json"
-#: How many findings are sealed into provenance per chunk (strongest first).
-MAX_SEALED_FINDINGS = 16
 
 Progress = Callable[[int, int], None]
 Records = Iterable[str | Mapping[str, Any] | InputRecord]
@@ -259,65 +251,11 @@ class Guard:
                 vectors, batch_verdicts = screen(self, batch, tiers, view, background, context)
                 verdicts.update((v.chunk_id, v) for v in batch_verdicts)
                 if write:
-                    self._write(batch, tiers, vectors, batch_verdicts, counts)
+                    write_batch(self, batch, tiers, vectors, batch_verdicts, counts)
                 if progress is not None:
                     progress(min(start + size, len(todo)), len(todo))
         out = [record_verdict(r.id, [verdicts[c.id] for c in chunks]) for r, chunks in split]
         return out, counts
-
-    def _write(
-        self,
-        chunks: Sequence[Chunk],
-        tiers: Sequence[TrustTier],
-        vectors: npt.NDArray[np.float32],
-        verdicts: Sequence[Verdict],
-        counts: dict[str, int],
-    ) -> None:
-        served, quarantine = self.collections(create=True)
-        ids = [c.id for c in chunks]
-        present = served.existing(ids) | quarantine.existing(ids)
-        keyring = self.keyring(create=True)
-        digest = self.embedder.weights_digest
-        now = _now()
-        to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
-        to_quarantine: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
-        for c, tier, vec, v in zip(chunks, tiers, vectors, verdicts, strict=True):
-            if c.id in present:
-                counts["unchanged"] += 1
-                continue
-            if v.action is Action.REJECT:
-                counts["rejected"] += 1
-                continue
-            prov = Provenance(
-                chunk_id=c.id,
-                source=c.source,
-                doc_id=c.doc_id,
-                chunk_index=c.chunk_index,
-                text_sha256=text_digest(c.text),
-                embedding_sha256=embedding_digest(vec),
-                metadata_sha256=metadata_digest(c.metadata),
-                embedder=self.embedder.model_id,
-                embedder_digest=digest,
-                ingested_at=now,
-                trust=tier,
-                action=v.action,
-                score=round(v.score, 6),
-                findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
-                policy_version=self.policy.version,
-                key_id="",
-                algorithm="",
-            )
-            meta = {**c.metadata, **seal(prov, keyring)}
-            (to_served if v.action is Action.ALLOW else to_quarantine).append((c, vec, meta))
-        for col, rows, key in ((served, to_served, "stored"), (quarantine, to_quarantine, "quarantined")):
-            if rows:
-                col.add(
-                    [c.id for c, _, _ in rows],
-                    np.stack([vec for _, vec, _ in rows]),
-                    [c.text for c, _, _ in rows],
-                    [m for _, _, m in rows],
-                )
-                counts[key] += len(rows)
 
     # -- public API ----------------------------------------------------------
     def ingest(
@@ -501,7 +439,8 @@ class Guard:
         Raises:
             NotFoundError: If no quarantined chunk has this id.
         """
-        return self._entry(self._quarantined(chunk_id))
+        _, quarantine = self.collections(create=False)
+        return self._entry(find_quarantined(quarantine, chunk_id))
 
     def release(self, chunk_id: str) -> None:
         """Re-seal a quarantined chunk as allowed and move it to the served collection.
@@ -513,18 +452,8 @@ class Guard:
             NotFoundError: If no quarantined chunk has this id.
             IntegrityError: If the quarantined chunk fails its seal (it stays quarantined).
         """
-        chunk = self._quarantined(chunk_id)
-        keyring = self.keyring()
-        prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
-        if reason is not None or prov is None:
-            why = reason.value if reason else "unreadable seal"
-            raise IntegrityError(f"quarantined chunk {chunk_id} fails its seal ({why}); it stays quarantined")
-        released = dataclasses.replace(prov, action=Action.ALLOW, review=f"released {_now()}")
-        _, user = split_metadata(chunk.metadata)
-        meta = {**user, **seal(released, keyring)}
         served, quarantine = self.collections(create=False)
-        served.add([chunk.id], np.asarray([chunk.embedding], dtype=np.float32), [chunk.text], [meta])
-        quarantine.delete([chunk.id])
+        release(served, quarantine, find_quarantined(quarantine, chunk_id), self.keyring())
 
     def purge(self, chunk_id: str) -> None:
         """Delete a quarantined chunk for good.
@@ -532,16 +461,8 @@ class Guard:
         Raises:
             NotFoundError: If no quarantined chunk has this id.
         """
-        self._quarantined(chunk_id)
         _, quarantine = self.collections(create=False)
-        quarantine.delete([chunk_id])
-
-    def _quarantined(self, chunk_id: str) -> StoredChunk:
-        _, quarantine = self.collections(create=False)
-        found = quarantine.get([chunk_id])
-        if not found:
-            raise NotFoundError(f"no quarantined chunk with id {chunk_id!r}")
-        return found[0]
+        quarantine.delete([find_quarantined(quarantine, chunk_id).id])
 
     def _entry(self, chunk: StoredChunk) -> QuarantineEntry:
         return QuarantineEntry.from_stored(chunk, self.keyring())
@@ -558,7 +479,3 @@ def _hit(chunk: StoredChunk, prov: Provenance) -> Hit:
         distance=float(chunk.distance if chunk.distance is not None else 0.0),
         metadata=user,
     )
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,13 +1,18 @@
-"""Quarantined chunks as a reviewer sees them."""
+"""Quarantined chunks as a reviewer sees them, and the reviewer's release."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+import numpy as np
+
+from ragguard._clock import utc_now
+from ragguard.errors import IntegrityError, NotFoundError
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.seal import claimed_provenance, decode_findings, verify
-from ragguard.types import StoredChunk
+from ragguard.provenance.seal import claimed_provenance, decode_findings, seal, split_metadata, verify
+from ragguard.stores.base import Collection
+from ragguard.types import Action, StoredChunk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,3 +57,38 @@ class QuarantineEntry:
             ingested_at=claimed.ingested_at if claimed else "",
             seal_valid=reason is None and prov is not None,
         )
+
+
+def find_quarantined(quarantine: Collection, chunk_id: str) -> StoredChunk:
+    """The quarantined chunk with this id.
+
+    Raises:
+        NotFoundError: If no quarantined chunk has this id.
+    """
+    found = quarantine.get([chunk_id])
+    if not found:
+        raise NotFoundError(f"no quarantined chunk with id {chunk_id!r}")
+    return found[0]
+
+
+def release(served: Collection, quarantine: Collection, chunk: StoredChunk, keyring: Keyring) -> None:
+    """Re-seal a quarantined chunk as allowed and move it to the served collection.
+
+    Safe to repeat after a crash: the served write is idempotent and comes
+    before the quarantine delete.
+
+    Raises:
+        IntegrityError: If the chunk fails its seal (it stays quarantined).
+    """
+    prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
+    if reason is not None or prov is None:
+        why = reason.value if reason else "unreadable seal"
+        raise IntegrityError(f"quarantined chunk {chunk.id} fails its seal ({why}); it stays quarantined")
+    released = dataclasses.replace(prov, action=Action.ALLOW, review=f"released {utc_now()}")
+    _, user = split_metadata(chunk.metadata)
+    meta = {**user, **seal(released, keyring)}
+    served.add([chunk.id], np.asarray([chunk.embedding], dtype=np.float32), [chunk.text], [meta])
+    quarantine.delete([chunk.id])
+
+
+__all__ = ["QuarantineEntry", "find_quarantined", "release"]

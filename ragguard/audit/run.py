@@ -10,13 +10,13 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from ragguard._clock import utc_now
 from ragguard.audit import baseline as bl
 from ragguard.audit import moves
 from ragguard.audit.embedmap import MapSampler
@@ -314,7 +314,7 @@ def run_audit(
         raise ValueError(f"workers must be at least 1 (or None for one per CPU on big stores), got {workers}")
     if update_baseline and baseline is None:
         raise ValueError("update_baseline needs a baseline file")
-    started = _now()
+    started = utc_now()
     previous = bl.load_baseline(baseline) if baseline is not None else None  # fail before the long walk
     served, quarantined = guard.collections(create=False)
     if quarantine:
@@ -351,7 +351,7 @@ def run_audit(
             current = [f for f in findings if f.chunk_id not in gone]
             bl.write_baseline(
                 baseline,
-                bl.Baseline(bl.entries_from(current), detectors, guard.policy.version, served.name, _now(), shard),
+                bl.Baseline(bl.entries_from(current), detectors, guard.policy.version, served.name, utc_now(), shard),
             )
     status = [f.status for f in findings]
     counts = AuditCounts(
@@ -366,7 +366,7 @@ def run_audit(
     return AuditReport(
         collection=served.name,
         started_at=started,
-        finished_at=_now(),
+        finished_at=utc_now(),
         counts=counts,
         integrity_failures=tuple(s.failures),
         findings=tuple(findings),
@@ -378,10 +378,6 @@ def run_audit(
         baseline_notes=tuple(notes),
         embedding_map=sampler.project() if sampler is not None else None,
     )
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 __all__ = ["SWAP_COSINE", "in_shard", "preview", "run_audit"]
