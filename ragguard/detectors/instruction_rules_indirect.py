@@ -126,9 +126,15 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-073",
-        r"\b(?:do\s+not|don'?t|never|not|disregarding|ignoring|without)\s+(?:\w+\s+){0,3}(?:(?:look(?:ing)?\s+(?:in|at)|"
-        r"rely(?:ing)?\s+on|us(?:e|ing)|consider(?:ing)?|refer(?:ring)?\s+to|according\s+to|by)\s+)?(?:the\s+)?"
-        r"(?:(?:documents|articles|search\s+results|sources)(?:\s+(?:provided|given))?|(?:provided|given|retrieved)\s+"
+        # A bare "sources" or "documents" needs a reading verb or an ignoring word before it:
+        # "do not install C sources" is packaging advice, "do not rely on the sources" is not.
+        r"\b(?:do\s+not|don'?t|never|not|without)\s+(?:\w+\s+){0,3}(?:look(?:ing)?\s+(?:in|at)|rely(?:ing)?\s+on|"
+        r"us(?:e|ing)|consider(?:ing)?|refer(?:ring)?\s+to|according\s+to|by)\s+(?:the\s+)?"
+        r"(?:documents|articles|search\s+results|sources)(?:\s+(?:provided|given))?\b"
+        r"|\b(?:disregarding|ignoring)\s+(?:\w+\s+){0,3}(?:documents|articles|search\s+results|sources)"
+        r"(?:\s+(?:provided|given))?\b"
+        r"|\b(?:do\s+not|don'?t|never|not|disregarding|ignoring|without)\s+(?:\w+\s+){0,3}(?:the\s+)?"
+        r"(?:search\s+results|(?:documents|articles|sources)\s+(?:provided|given)|(?:provided|given|retrieved)\s+"
         r"(?:documents?|articles?|context|sources?))\b|\bby\s+your\s+own\s+knowledge\b",
         0.55,
         "tells the model to disregard the documents it was given",
@@ -188,10 +194,11 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         "RG-INS-090",
         r"(?<!forward\s)(?<!forward\sto\s)(?<!respond\s)(?<!reply\s)(?<!response\s)(?<!attention\s)(?<!according\s)"
         r"\b(?:in|into|to|within|throughout|from|of|across)\s+(?:(?:each|every|all)\s+(?:of\s+)?)?your\s+"
-        r"(?:(?:next|final|following|entire|whole)\s+)?(?:responses?|answers?|outputs?|completions?|answer's|response's)\b",
+        # Not "outputs": "add colour to your output" is how terminal tools are documented.
+        r"(?:(?:next|final|following|entire|whole)\s+)?(?:responses?|answers?|completions?|answer's|response's)\b",
         0.55,
         "directs how the model must compose its response",
-        anchors=(_any("your"), _any("response|answer|output|completion")),
+        anchors=(_any("your"), _any("response|answer|completion")),
     ),
     Rule(
         "RG-INS-091",

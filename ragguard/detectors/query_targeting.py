@@ -104,6 +104,12 @@ class QueryTargetingDetector(TextDetector):
         words = lead.split()
         if len(words) < 3 or len(words) > 40 or _NOT_QUERY.search(lead):
             return []
+        # "async with httpx.AsyncClient(...)": a full stop inside a dotted name is code, not
+        # two texts glued together; the word after a real sentence end reads as prose.
+        if m.group("gap") == "":
+            glued_to = text[m.start("next") : m.start("next") + 200].split(maxsplit=1)[0]
+            if _NOT_QUERY.search(glued_to):
+                return []
         interrogative = _INTERROGATIVE.match(lead.lstrip()) is not None
         query_form = lead == lead.lower() and any(c.isalpha() for c in lead)
         if not (interrogative or query_form):

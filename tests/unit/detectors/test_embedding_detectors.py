@@ -123,6 +123,9 @@ def test_query_targeting_positive(text: str) -> None:
         "How do I reset my password?\nOpen Settings, choose Account and press Reset.",
         "When you declare `embeds = nn.Embedding(2, 5)` the vocab size is 2. The embedding size is 5.",
         "Paris is the capital of France. It lies on the Seine.",
+        # code opening with a dotted name: the full stop is not a sentence end
+        'async with httpx.AsyncClient(transport=transport) as client:\n    await client.get("https://example.com")\n'
+        "Use httpx.Client for sync code; async with blocks close the async client for you.",
         "",
     ],
 )

@@ -177,6 +177,9 @@ DOCS_THAT_MUST_NOT_FIRE = [
     "The proxy acts as a reverse proxy for the backend. Drop all packets from unknown hosts with the firewall rules "
     "below, and reset all settings to their defaults before testing.",
     "Forgot your password? Click 'Reset password' and follow the instructions in the email we send you.",
+    # changelogs and terminal-tool docs: "sources" and "your output" belong to the reader here
+    "Changes\n-------\n\n- Do not ship the C sources with the binary wheels.\n- Drop support for Python 3.8.",
+    "There are several ways to add colour and style to your output. You can also set one style for the whole console.",
     "Looking forward to your reply. Please include your order number in your reply so we can find it.",
     # benign text full of trigger words
     "Researchers study how jailbreak prompts try to make a language model ignore its instructions; this survey "
