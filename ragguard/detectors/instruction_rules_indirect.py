@@ -44,7 +44,9 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-050",
         r"!\[[^\]\n]{0,200}\]\(\s*<?(?:https?:)?//[^)\s]*(?:\{[^}\s]*\}|<[^>\s]+>|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])"
-        r"|<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*(?:\{[^}\s]*\}|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])",
+        # A placeholder holds a name; one with quotes inside is code building the tag
+        # (f'<img src="https://host/{item["img"]}">'), not a template waiting for data.
+        r"|<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*(?:\{[^}\s\"']*\}|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])",
         0.85,
         "an image URL carries a template placeholder, a way to smuggle data out when rendered",
         anchors=(_any("![|<img"),),
