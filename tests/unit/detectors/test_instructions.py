@@ -183,8 +183,7 @@ DOCS_THAT_MUST_NOT_FIRE = [
     "below, and reset all settings to their defaults before testing.",
     "Forgot your password? Click 'Reset password' and follow the instructions in the email we send you.",
     # code that builds image tags: the braces hold a subscript, not a placeholder waiting for data
-    "for s in sponsors:\n"
-    "    print(f'<a href=\"{s[\"url\"]}\"><img src=\"https://example.org/static/{s[\"img\"]}\" /></a>')",
+    'for s in sponsors:\n    print(f\'<a href="{s["url"]}"><img src="https://example.org/static/{s["img"]}" /></a>\')',
     # changelogs and terminal-tool docs: "sources" and "your output" belong to the reader here
     "Changes\n-------\n\n- Do not ship the C sources with the binary wheels.\n- Drop support for Python 3.8.",
     "There are several ways to add colour and style to your output. You can also set one style for the whole console.",
