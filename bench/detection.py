@@ -1,6 +1,6 @@
 """Detection quality and screening cost on the dev set, through the real pipeline.
 
-    python bench/detection.py [--data ../shared/data/dev] [--in-sample] [--peers] [--quick] [--explain N]
+    python bench/detection.py [--data ../shared/data/dev] [--in-sample] [--peers] [--quick] [--explain N] [--dump PATH]
 
 What it does (all through ``Guard`` over a real embedded Chroma store and the
 real all-MiniLM-L6-v2 embeddings):
@@ -175,6 +175,19 @@ def report(
     return overall
 
 
+def dump(path: Path, sections: Sequence[tuple[str, Sequence[devdata.Row], Sequence[RecordVerdict]]]) -> None:
+    """Write one JSON line per screened record: its section, labels, score and findings."""
+    import json
+
+    with path.open("w", encoding="utf-8") as fh:
+        for section, rows, verdicts in sections:
+            for r, v in zip(rows, verdicts, strict=True):
+                found = [[f.detector, f.code, f.score] for f in v.findings]
+                line = {"section": section, "id": r.id, "family": r.family, "label": r.label, "score": v.score}
+                fh.write(json.dumps({**line, "action": v.action.value, "findings": found}) + "\n")
+    print(f"\n(wrote every verdict to {path})")
+
+
 def explain_errors(rows: Sequence[devdata.Row], verdicts: Sequence[RecordVerdict], limit: int) -> None:
     """Print up to ``limit`` false positives and ``limit`` missed positives with their findings."""
     for label, what in ((0, "false positive"), (1, "missed")):
@@ -266,6 +279,7 @@ def main() -> None:
     ap.add_argument("--peers", action="store_true", help="also run installed offline peers on the same texts")
     ap.add_argument("--quick", action="store_true", help="skip the one-per-call and speed sections")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dump", type=Path, help="write every verdict (id, family, label, score, findings) to this JSONL")
     ap.add_argument(
         "--explain", type=int, default=0, metavar="N", help="print N false positives and N misses per section"
     )
@@ -306,6 +320,8 @@ def main() -> None:
 
         inj_v = g.scan(recs(inj), source=UNTRUSTED_SOURCE, trust="untrusted")
         report("Injection (documents.jsonl as untrusted)", inj, inj_v, args.explain)
+        if args.dump:
+            dump(args.dump, [("poisoning", inc, batch_v), ("injection", inj, inj_v)])
         seam_cost(g, inj)
 
         print("\n### Obfuscated injection positives (recall at the default policy)\n")

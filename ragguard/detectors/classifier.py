@@ -12,6 +12,15 @@ of held-out clean texts (2% of each kind of text) reach, out of fold. A
 finding scores 0.4 at that threshold: the head corroborates other cues, and
 quarantines alone only well past it; below it the score falls off fast.
 
+Out of its training distribution a head can be confidently wrong. On
+documentation outside the dev set (``bench/local_docs.py``: installed
+packages' READMEs, the standard library's pydoc, ``/usr/share/doc``) the
+injection head alone quarantined changelogs, contributor lists and benchmark
+output, while the poisoning head flagged nothing. So the heads named in
+``corroborate_only`` (the injection head by default) are capped at
+:data:`CORROBORATING_MAX`: they raise other cues over the line but never
+quarantine a chunk on their own.
+
 Retrain on your own labelled data with :func:`train` (needs scikit-learn).
 """
 
@@ -20,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +52,8 @@ MIN_SCORE = 0.2  # findings weaker than this are noise
 #: between its threshold and certainty.
 AT_THRESHOLD = 0.4
 AT_ONE = 0.6
+#: The most a corroborate-only head scores: below the 0.5 quarantine line.
+CORROBORATING_MAX = 0.45
 
 _WHY = {
     "injection": "its embedding is close to instructions aimed at an AI model (learned from labelled injections)",
@@ -80,13 +91,21 @@ class EmbeddingClassifier:
     Args:
         weights: An npz written by :meth:`save`; the shipped default when None.
         expected_sha256: Pin for the npz; the sidecar's digest when None.
+        corroborate_only: Heads whose scores are capped at :data:`CORROBORATING_MAX`,
+            so they never quarantine a chunk alone.
     """
 
     name = "classifier"
 
-    def __init__(self, weights: Path | None = None, expected_sha256: str | None = None) -> None:
+    def __init__(
+        self,
+        weights: Path | None = None,
+        expected_sha256: str | None = None,
+        corroborate_only: Collection[str] = ("injection",),
+    ) -> None:
         self.weights = weights
         self.expected_sha256 = expected_sha256
+        self.corroborate_only = frozenset(corroborate_only)
         self.heads_: dict[str, Head] | None = None
         self.info_: dict[str, Any] = {}
         self._warned = False
@@ -147,7 +166,10 @@ class EmbeddingClassifier:
         # the policy's noisy-OR would count one embedding twice (two heads at
         # 0.4 alone make 0.64), so a chunk gets the strongest head's finding.
         names = list(heads)
-        scores = np.stack([heads[n].score(x) for n in names])
+        scores = np.stack(
+            [np.minimum(heads[n].score(x), CORROBORATING_MAX) if n in self.corroborate_only else heads[n].score(x)
+             for n in names]
+        )  # fmt: skip
         best = scores.argmax(axis=0)
         for i in range(len(x)):
             s = float(scores[best[i], i])

@@ -9,12 +9,13 @@ import pytest
 
 from ragguard.detectors.base import ScreeningBatch
 from ragguard.detectors.campaign import CampaignDetector, is_structured
-from ragguard.detectors.classifier import EmbeddingClassifier, train
+from ragguard.detectors.classifier import CORROBORATING_MAX, EmbeddingClassifier, train
 from ragguard.detectors.density import DensityOutlierDetector
 from ragguard.detectors.query_targeting import QueryTargetingDetector
 from ragguard.errors import IntegrityError
+from ragguard.policy import Policy
 from ragguard.stores import InMemoryCollection, StoreView
-from ragguard.types import Chunk, TrustTier
+from ragguard.types import Action, Chunk, TrustTier
 
 RNG = np.random.default_rng(0)
 DIM = 32
@@ -149,13 +150,17 @@ def _toy_classifier(tmp_path: Path) -> tuple[EmbeddingClassifier, Path, np.ndarr
 
 def test_classifier_train_save_load_and_detect(tmp_path: Path) -> None:
     _, path, attack = _toy_classifier(tmp_path)
-    loaded = EmbeddingClassifier(path)
+    loaded = EmbeddingClassifier(path, corroborate_only=())
     b = batch(np.vstack([near(attack, 1, noise=0.05), -near(attack, 1, noise=0.05)]))
     b = ScreeningBatch(b.chunks, b.embeddings, b.trust, None, "toy")
     found = loaded.detect(b)
     assert found[0][0].code == "RG-ML-001" and found[0][0].score >= 0.5
     assert found[1] == []
     assert loaded.heads_ is not None and 0 < loaded.heads_["injection"].threshold < 1
+    # By default the injection head only corroborates: the same vector stays below the quarantine line.
+    capped = EmbeddingClassifier(path).detect(b)
+    assert capped[0][0].code == "RG-ML-001" and capped[0][0].score == CORROBORATING_MAX
+    assert Policy().decide("c", capped[0], TrustTier.UNTRUSTED).action is Action.ALLOW
 
 
 def test_classifier_counts_one_embedding_once(tmp_path: Path) -> None:
