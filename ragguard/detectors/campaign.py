@@ -19,6 +19,13 @@ boilerplate) repeat whole lines, independently written paraphrases do not.
 Even then the finding corroborates other cues (at most 0.45, or 0.55 for a
 paraphrase of a quarantined passage) rather than deciding alone.
 
+Chunks of one record are not members of each other's cluster: a document
+that repeats its own structure (benchmark output, changelog entries,
+contributor lists) is one author's text, not several independent plants.
+PoisonedRAG plants each passage as its own text; an attacker who packs all of
+them into one record leaves them to the per-passage detectors (query
+targeting, token artefacts, the classifier).
+
 Structured records (tables, pipe- or tab-separated rows) are left out on
 both sides: records of one schema sit close together in embedding space by
 construction, whatever they say, so closeness there is not the paraphrase
@@ -151,9 +158,10 @@ class CampaignDetector:
         ids = [batch.chunks[i].id for i in idx]
         vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
         texts = [batch.chunks[i].text for i in idx]
+        records = [(batch.chunks[i].source, batch.chunks[i].doc_id) for i in idx]
         evidence = [_Evidence() for _ in idx]
         shapes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        self._from_batch(ids, texts, vecs, evidence, shapes)
+        self._from_batch(ids, texts, records, vecs, evidence, shapes)
         if batch.store is not None:
             self._from_store(batch, ids, texts, vecs, evidence, shapes)
         for j, i in enumerate(idx):
@@ -166,6 +174,7 @@ class CampaignDetector:
         self,
         ids: list[str],
         texts: list[str],
+        records: list[tuple[str, str]],
         vecs: np.ndarray,
         evidence: list[_Evidence],
         shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
@@ -173,6 +182,8 @@ class CampaignDetector:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
             for m in np.flatnonzero(row >= self.similarity):
+                if records[m] == records[j]:
+                    continue  # the chunk's own record repeating itself
                 if ids[m] != ids[j] and not self.is_copy(texts[j], texts[m], shapes):
                     evidence[j].batch.add(ids[m])
                     evidence[j].best_member = max(evidence[j].best_member, float(row[m]))

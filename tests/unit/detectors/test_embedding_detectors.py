@@ -212,6 +212,23 @@ def test_shipped_weights_load_and_match_their_digest() -> None:
     assert all(h.coef.shape == (384,) for h in heads.values())
 
 
+def test_campaign_needs_other_records_not_one_record_repeating_itself() -> None:
+    center = unit(RNG.normal(size=DIM))
+    vecs = near(center, 4, noise=0.02)
+    lines = [
+        "bench: altchars=None, validate=True: encode 6,577 MB/s, decode 2,491 MB/s on this laptop.",
+        "Run two of the benchmark, with padding switched off, gave 2,183 MB/s for decoding.",
+        "With the URL-safe alphabet the decoder reached 5,952 megabytes per second.",
+        "The pure Python fallback decodes at roughly 2,600 MB/s in the same setup.",
+    ]
+    one_record = [Chunk(f"c{i}", t, "https://pkg.example/README", "readme", i) for i, t in enumerate(lines)]
+    found = CampaignDetector().detect(ScreeningBatch(one_record, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    assert not any(found)
+    separate = [Chunk(f"c{i}", t, "https://pkg.example/README", f"post-{i}", 0) for i, t in enumerate(lines)]
+    found = CampaignDetector().detect(ScreeningBatch(separate, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    assert all(f and f[0].code == "RG-CMP-001" for f in found)
+
+
 def test_campaign_ignores_copies_and_versions_of_one_text() -> None:
     center = unit(RNG.normal(size=DIM))
     vecs = near(center, 4, noise=0.02)
