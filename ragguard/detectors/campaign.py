@@ -19,7 +19,7 @@ boilerplate) repeat whole lines, independently written paraphrases do not.
 Even then the finding corroborates other cues (at most 0.45, or 0.55 for a
 paraphrase of a quarantined passage) rather than deciding alone.
 
-Chunks of one record are not members of each other's cluster: a document
+Within a batch, chunks of one record are not members of each other's cluster: a document
 that repeats its own structure (benchmark output, changelog entries,
 contributor lists) is one author's text, not several independent plants.
 PoisonedRAG plants each passage as its own text; an attacker who packs all of
@@ -158,7 +158,7 @@ class CampaignDetector:
         ids = [batch.chunks[i].id for i in idx]
         vecs = np.asarray(batch.embeddings, dtype=np.float32)[idx]
         texts = [batch.chunks[i].text for i in idx]
-        records = [(batch.chunks[i].source, batch.chunks[i].doc_id) for i in idx]
+        records = [(batch.chunks[i].source, batch.chunks[i].doc_id, batch.chunks[i].chunk_index) for i in idx]
         evidence = [_Evidence() for _ in idx]
         shapes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._from_batch(ids, texts, records, vecs, evidence, shapes)
@@ -174,7 +174,7 @@ class CampaignDetector:
         self,
         ids: list[str],
         texts: list[str],
-        records: list[tuple[str, str]],
+        records: list[tuple[str, str, int]],
         vecs: np.ndarray,
         evidence: list[_Evidence],
         shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
@@ -182,8 +182,10 @@ class CampaignDetector:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
             for m in np.flatnonzero(row >= self.similarity):
-                if records[m] == records[j]:
-                    continue  # the chunk's own record repeating itself
+                if records[m][:2] == records[j][:2] and records[m][2] != records[j][2]:
+                    # Another piece of the chunk's own record. Ids are the caller's: two records
+                    # under one id each start at piece 0, so equal positions are two records.
+                    continue
                 if ids[m] != ids[j] and not self.is_copy(texts[j], texts[m], shapes):
                     evidence[j].batch.add(ids[m])
                     evidence[j].best_member = max(evidence[j].best_member, float(row[m]))

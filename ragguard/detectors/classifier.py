@@ -105,7 +105,8 @@ class EmbeddingClassifier:
     ) -> None:
         self.weights = weights
         self.expected_sha256 = expected_sha256
-        self.corroborate_only = frozenset(corroborate_only)
+        # A bare string is one head's name, not a collection of one-letter names.
+        self.corroborate_only = frozenset([corroborate_only] if isinstance(corroborate_only, str) else corroborate_only)
         self.heads_: dict[str, Head] | None = None
         self.info_: dict[str, Any] = {}
         self._warned = False
@@ -178,6 +179,8 @@ class EmbeddingClassifier:
             name = names[best[i]]
             also = [n for j, n in enumerate(names) if j != best[i] and scores[j, i] >= MIN_SCORE]
             note = f" (the {', '.join(also)} head also scores it)" if also else ""
+            if name in self.corroborate_only and s >= CORROBORATING_MAX:
+                note += "; this head only corroborates other cues, so its score is capped"
             out[i].append(
                 Finding(
                     detector=self.name,

@@ -131,9 +131,9 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         # A bare "sources" or "documents" needs a reading verb or an ignoring word before it:
         # "do not install C sources" is packaging advice, "do not rely on the sources" is not.
         r"\b(?:do\s+not|don'?t|never|not|without)\s+(?:\w+\s+){0,3}(?:look(?:ing)?\s+(?:in|at)|rely(?:ing)?\s+on|"
-        r"us(?:e|ing)|consider(?:ing)?|refer(?:ring)?\s+to|according\s+to|by)\s+(?:the\s+)?"
+        r"us(?:e|ing)|consider(?:ing)?|refer(?:ring)?\s+to|according\s+to|by)\s+(?:\w+\s+){0,3}"
         r"(?:documents|articles|search\s+results|sources)(?:\s+(?:provided|given))?\b"
-        r"|\b(?:disregarding|ignoring)\s+(?:\w+\s+){0,3}(?:documents|articles|search\s+results|sources)"
+        r"|\b(?:disregarding|ignoring)\s+(?:\w+\s+){0,3}(?:the\s+)?(?:documents|articles|search\s+results|sources)"
         r"(?:\s+(?:provided|given))?\b"
         r"|\b(?:do\s+not|don'?t|never|not|disregarding|ignoring|without)\s+(?:\w+\s+){0,3}(?:the\s+)?"
         r"(?:search\s+results|(?:documents|articles|sources)\s+(?:provided|given)|(?:provided|given|retrieved)\s+"

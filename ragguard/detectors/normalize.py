@@ -64,6 +64,8 @@ _HOMOGLYPHS: dict[str, str] = {
     "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
     # Latin-extended and Armenian look-alikes
     "ı": "i", "ɑ": "a", "ɩ": "i", "ᴏ": "o", "օ": "o", "ս": "u", "ց": "g", "ⅼ": "l",
+    # Lowercases to two characters ("i" + a combining dot), which keyword prefilters miss.
+    "İ": "I",
 }  # fmt: skip
 _CONFUSABLE_NONLATIN = frozenset(
     c for c in _HOMOGLYPHS if unicodedata.name(c, "").startswith(("CYRILLIC", "GREEK", "ARMENIAN"))

@@ -82,6 +82,18 @@ W_STITCHED = 0.30
 W_ECHO = 0.30
 
 
+def _dotted_name(text: str, m: re.Match[str]) -> bool:
+    """Whether the lead's full stop sits inside a dotted name (``httpx.AsyncClient(...)``), not between two texts.
+
+    A name runs on both sides of the dot, and the word after it carries code
+    punctuation; a glued sentence ("...with reba.Does He Love You is...") does not.
+    """
+    if m.group("end") != "." or not text[m.end("lead") - 1 : m.end("lead")].isalnum():
+        return False
+    after = text[m.start("next") : m.start("next") + 200].split(maxsplit=1)[0]
+    return (after[0].isalpha() or after[0] == "_") and _NOT_QUERY.search(after) is not None
+
+
 class QueryTargetingDetector(TextDetector):
     """Flags chunks that open with a search query glued to an answer-shaped passage.
 
@@ -104,12 +116,6 @@ class QueryTargetingDetector(TextDetector):
         words = lead.split()
         if len(words) < 3 or len(words) > 40 or _NOT_QUERY.search(lead):
             return []
-        # "async with httpx.AsyncClient(...)": a full stop inside a dotted name is code, not
-        # two texts glued together; the word after a real sentence end reads as prose.
-        if m.group("gap") == "":
-            glued_to = text[m.start("next") : m.start("next") + 200].split(maxsplit=1)[0]
-            if _NOT_QUERY.search(glued_to):
-                return []
         interrogative = _INTERROGATIVE.match(lead.lstrip()) is not None
         query_form = lead == lead.lower() and any(c.isalpha() for c in lead)
         if not (interrogative or query_form):
@@ -122,7 +128,7 @@ class QueryTargetingDetector(TextDetector):
                 cues.append((W_QUESTION, "a question"))
         if query_form:
             cues.append((W_QUERY_FORM, "written in lower-case search-query form"))
-        if m.group("gap") == "":
+        if m.group("gap") == "" and not _dotted_name(text, m):
             cues.append((W_STITCHED, "glued to the next sentence without a space"))
         rest = text[m.end("end") :].lower()
         terms = {w for w in _CONTENT_WORD.findall(lead.lower()) if w not in _STOP}
