@@ -125,6 +125,14 @@ def child(mode: str, path: Path, workers: int, shard: tuple[int, int] | None = N
                 served.nearest_ids(np.stack([np.asarray(c.embedding, dtype=np.float32) for c in page]), 10)
             n += len(page)
         seconds = time.perf_counter() - t
+    elif mode == "open":
+        # Chroma's own floor at this size: open the collection, list one id page, read one content page.
+        guard = open_store(path, ())
+        served = guard.collections()[0]
+        t = time.perf_counter()
+        ids, _ = next(iter_id_batches(served, 500))
+        n = len(served.get(ids))
+        seconds = time.perf_counter() - t
     elif mode == "read":
         guard = open_store(path, ())
         native: Any = guard.collections()[0].native  # type: ignore[attr-defined]
@@ -205,6 +213,7 @@ def bench_large(size: int, workers: int, data: Path, shard: tuple[int, int]) -> 
     print("| measure | chunks | seconds | chunks/s | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for label, mode, w, sh in (
+        ("Chroma's floor: open, list ids, read one page", "open", 1, None),
         ("seals only", "seals", 1, None),
         (f"seals + text re-scan, {auto} workers", "text", auto, None),
         ("bare kNN, 1 per chunk", "knn", 1, shard),
@@ -241,7 +250,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--workers", type=int, default=0, help="text re-scan workers (0: one per CPU, up to 8)")
     ap.add_argument("--reembed-passages", type=int, default=1000, help="0 skips the --reembed comparison")
-    ap.add_argument("--child", choices=("read", "seals", "knn", "text", "embedding"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("open", "read", "seals", "knn", "text", "embedding"), help=argparse.SUPPRESS)
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     ap.add_argument(
         "--large", type=int, metavar="SIZE", help="one big store (e.g. 1000000): no bare offset read, kNN on one shard"
