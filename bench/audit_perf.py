@@ -48,6 +48,7 @@ from perf import texts  # noqa: E402
 
 from ragguard import Guard, Settings  # noqa: E402
 from ragguard.audit.run import in_shard  # noqa: E402
+from ragguard.cli.audit import parse_shard  # noqa: E402
 from ragguard.detectors.registry import create  # noqa: E402
 from ragguard.embedders import DEFAULT_MODEL_ID, SentenceTransformerEmbedder  # noqa: E402
 from ragguard.provenance import Keyring  # noqa: E402
@@ -189,14 +190,6 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
             f"{read['rss_mb']:.0f} / {par['rss_mb']:.0f} |",
             flush=True,
         )
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"i/n"`` -> ``(i, n)``."""
-    if not text:
-        return None
-    i, n = (int(x) for x in text.split("/"))
-    return i, n
 
 
 def bench_large(size: int, workers: int, data: Path, shard: tuple[int, int]) -> None:

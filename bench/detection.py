@@ -28,6 +28,7 @@ are identical to a live run and the bench finishes in minutes.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -177,8 +178,6 @@ def report(
 
 def dump(path: Path, sections: Sequence[tuple[str, Sequence[devdata.Row], Sequence[RecordVerdict]]]) -> None:
     """Write one JSON line per screened record: its section, labels, score and findings."""
-    import json
-
     with path.open("w", encoding="utf-8") as fh:
         for section, rows, verdicts in sections:
             for r, v in zip(rows, verdicts, strict=True):
