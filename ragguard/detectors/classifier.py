@@ -167,10 +167,8 @@ class EmbeddingClassifier:
         # the policy's noisy-OR would count one embedding twice (two heads at
         # 0.4 alone make 0.64), so a chunk gets the strongest head's finding.
         names = list(heads)
-        scores = np.stack(
-            [np.minimum(heads[n].score(x), CORROBORATING_MAX) if n in self.corroborate_only else heads[n].score(x)
-             for n in names]
-        )  # fmt: skip
+        caps = np.array([CORROBORATING_MAX if n in self.corroborate_only else 1.0 for n in names])
+        scores = np.minimum(np.stack([heads[n].score(x) for n in names]), caps[:, None])
         best = scores.argmax(axis=0)
         for i in range(len(x)):
             s = float(scores[best[i], i])
