@@ -15,7 +15,7 @@ from ragguard.detectors.query_targeting import QueryTargetingDetector
 from ragguard.errors import IntegrityError
 from ragguard.policy import Policy
 from ragguard.stores import InMemoryCollection, StoreView
-from ragguard.types import Action, Chunk, TrustTier
+from ragguard.types import Action, Chunk, Finding, TrustTier
 
 RNG = np.random.default_rng(0)
 DIM = 32
@@ -224,6 +224,11 @@ def test_shipped_weights_load_and_match_their_digest() -> None:
     assert all(h.coef.shape == (384,) for h in heads.values())
 
 
+def _campaign(chunks: list[Chunk], vecs: np.ndarray) -> list[list[Finding]]:
+    """The campaign detector's findings on untrusted ``chunks`` with vectors ``vecs``, no store."""
+    return CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * len(chunks), None))
+
+
 def test_campaign_needs_other_records_not_one_record_repeating_itself() -> None:
     center = unit(RNG.normal(size=DIM))
     vecs = near(center, 4, noise=0.02)
@@ -234,14 +239,14 @@ def test_campaign_needs_other_records_not_one_record_repeating_itself() -> None:
         "The pure Python fallback decodes at roughly 2,600 MB/s in the same setup.",
     ]
     one_record = [Chunk(f"c{i}", t, "https://pkg.example/README", "readme", i) for i, t in enumerate(lines)]
-    found = CampaignDetector().detect(ScreeningBatch(one_record, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    found = _campaign(one_record, vecs)
     assert not any(found)
     separate = [Chunk(f"c{i}", t, "https://pkg.example/README", f"post-{i}", 0) for i, t in enumerate(lines)]
-    found = CampaignDetector().detect(ScreeningBatch(separate, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    found = _campaign(separate, vecs)
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
     # Record ids are the caller's: plants sent as four records under one id are still four records.
     one_id = [Chunk(f"c{i}", t, "https://pkg.example/README", "1", 0) for i, t in enumerate(lines)]
-    found = CampaignDetector().detect(ScreeningBatch(one_id, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    found = _campaign(one_id, vecs)
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
 
 
@@ -259,7 +264,7 @@ def test_campaign_ignores_copies_and_versions_of_one_text() -> None:
         "This year each market grew its income and kept its outgoings unchanged.",
     ]
     chunks = [Chunk(f"p{i}", t, "s", f"d{i}", 0) for i, t in enumerate(paraphrases)]
-    found = CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 4, None))
+    found = _campaign(chunks, vecs)
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
 
 
@@ -275,9 +280,9 @@ def test_campaign_ignores_documents_cut_from_one_template() -> None:
     ]
     mails = [f"{b}\n{footer}" for b in bodies]
     chunks = [Chunk(f"m{i}", t, "s", f"d{i}", 0) for i, t in enumerate(mails)]
-    assert not any(CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None)))
+    assert not any(_campaign(chunks, vecs))
     chunks = [Chunk(f"b{i}", t, "s", f"d{i}", 0) for i, t in enumerate(bodies)]
-    found = CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None))
+    found = _campaign(chunks, vecs)
     assert all(f and f[0].code == "RG-CMP-001" for f in found)
 
 
@@ -292,7 +297,7 @@ def test_campaign_leaves_structured_records_out() -> None:
     ]
     assert all(is_structured(t) for t in tables) and not is_structured("A sentence.\nAnother | one.")
     chunks = [Chunk(f"t{i}", t, "s", f"d{i}", 0) for i, t in enumerate(tables)]
-    assert not any(CampaignDetector().detect(ScreeningBatch(chunks, vecs, [TrustTier.UNTRUSTED] * 3, None)))
+    assert not any(_campaign(chunks, vecs))
     # Stored tables are not members of a prose passage's cluster either; stored prose is.
     for texts, expect in (
         (tables, False),
