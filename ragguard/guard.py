@@ -173,8 +173,19 @@ class Guard:
             StoreError: If they do not exist and ``create`` is False.
         """
         if self._cols is None:
-            served = self.store.collection(self.collection_name, create=create)
-            quarantine = self.store.collection(self.collection_name + QUARANTINE_SUFFIX, create=create)
+            qname = self.collection_name + QUARANTINE_SUFFIX
+            if create:
+                # Quarantine first: readers take the served collection's existence to mean the store
+                # exists, so a crash between the two creations must never leave it without its quarantine.
+                quarantine = self.store.collection(qname, create=True)
+                served = self.store.collection(self.collection_name, create=True)
+            else:
+                served = self.store.collection(self.collection_name, create=False)  # the error names it
+                if not self.store.has_collection(qname):
+                    # Left by a first ingest killed between the two creations (before the order above).
+                    # An empty quarantine is the truth about it: nothing was quarantined.
+                    log.warning("%s has no %r collection; creating it empty", self.store.describe(), qname)
+                quarantine = self.store.collection(qname, create=True)
             self._cols = (served, quarantine)
         return self._cols
 

@@ -330,3 +330,40 @@ def _revoked_keyring() -> Keyring:
     k = Keyring.generate()
     k.revoke(k.active().key_id)
     return k
+
+
+def test_the_quarantine_is_created_before_the_served_collection() -> None:
+    # Readers take the served collection's existence to mean the store exists; a crash between the
+    # two creations must not leave a served collection without its quarantine.
+    g = guard()
+    created: list[str] = []
+    make = g.store.collection
+
+    def recording(name: str, *, create: bool) -> InMemoryCollection:
+        if create and not g.store.has_collection(name):
+            created.append(name)
+        return make(name, create=create)
+
+    g.store.collection = recording  # type: ignore[method-assign]
+    g.ingest(CLEAN, source="https://a.example/")
+    assert created == [g.collection_name + "__quarantine", g.collection_name]
+
+
+def test_a_store_left_without_its_quarantine_opens_and_ingest_completes(caplog: pytest.LogCaptureFixture) -> None:
+    # What a first ingest killed between the two creations left behind (before the order above).
+    g = guard()
+    g.store.collection(g.collection_name, create=True)
+    with caplog.at_level("WARNING", logger="ragguard.guard"):
+        s, q = g.collections()
+    assert s.count() == 0 and q.count() == 0
+    assert "creating it empty" in caplog.text
+    report = g.ingest([*CLEAN, BAD], source="https://a.example/")
+    assert (report.stored, report.quarantined) == (4, 1)
+    assert quarantined(g).count() == 1
+
+
+def test_a_store_that_does_not_exist_is_named_in_the_error_and_not_created() -> None:
+    g = guard()
+    with pytest.raises(StoreError, match=g.collection_name):
+        g.collections()
+    assert not g.store.has_collection(g.collection_name + "__quarantine")
