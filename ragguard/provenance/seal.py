@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -214,7 +215,9 @@ class SealCache:
 
     def __init__(self, maxsize: int = 4096) -> None:
         self.maxsize = maxsize
-        self._entries: dict[str, tuple[Provenance, Signer]] = {}
+        # Ordered, not a plain dict: evicting a plain dict's oldest key with
+        # next(iter(...)) walks over every hole earlier evictions left at its front.
+        self._entries: OrderedDict[str, tuple[Provenance, Signer]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -230,7 +233,7 @@ class SealCache:
             return
         with self._lock:
             while len(self._entries) >= self.maxsize:
-                del self._entries[next(iter(self._entries))]
+                self._entries.popitem(last=False)
             self._entries[packed] = (prov, signer)
 
 

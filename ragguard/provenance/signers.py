@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -104,7 +104,20 @@ class HmacSigner:
 
     def sign(self, data: bytes) -> str:
         """HMAC-SHA256 of ``data``, base64."""
-        return _b64(hmac.digest(self.secret, data, hashlib.sha256))
+        # A copy of the keyed template, not hmac.digest: that one looks SHA-256 up in
+        # OpenSSL on every call, which costs more than the MAC of a seal-sized message
+        # and runs for every retrieved chunk (bench/perf.py).
+        template = self.__dict__.get("_template")
+        if template is None:
+            template = hmac.new(self.secret, digestmod=hashlib.sha256)
+            self.__dict__["_template"] = template  # a cache beside the frozen fields, not a field
+        mac = template.copy()
+        mac.update(data)
+        return _b64(mac.digest())
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the fields only (the cached keyed template is rebuilt on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_template"}
 
     def verify(self, data: bytes, signature: str) -> bool:
         """Constant-time comparison of the expected tag's canonical encoding with ``signature``.

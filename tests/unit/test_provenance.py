@@ -443,3 +443,36 @@ def test_canonical_bytes_take_any_mapping() -> None:
 @pytest.mark.parametrize("text", ["[" * 5000, "not json", "[[1,2]]", None, '[["d","c","x"]]'])
 def test_decode_findings_never_raises(text: object) -> None:
     assert decode_findings(text) == ()
+
+
+def test_hmac_tags_are_rfc_2104_and_survive_pickling_after_use() -> None:
+    # The signer keeps a keyed template to copy; its tags must be exactly HMAC-SHA256's,
+    # for every message after the first, and a pickled signer must carry no template.
+    import hashlib
+    import hmac as std_hmac
+    import pickle
+
+    signer = HmacSigner.generate()
+    messages = [b"", b"x", os.urandom(1000), b"ragguard-seal-v2\n{}"]
+    for m in messages:
+        expected = base64.urlsafe_b64encode(std_hmac.digest(signer.secret, m, hashlib.sha256)).rstrip(b"=").decode()
+        assert signer.sign(m) == expected and signer.verify(m, expected)
+    copy = pickle.loads(pickle.dumps(signer))
+    assert "_template" not in copy.__dict__ and copy == signer
+    assert [copy.sign(m) for m in messages] == [signer.sign(m) for m in messages]
+
+
+def test_a_parsed_record_equals_one_built_through_the_constructor() -> None:
+    # The parse writes the frozen record's fields directly; it must be the same value
+    # the dataclass constructor builds, and a record with an extra field is refused.
+    from ragguard.provenance.legacy import typed_fields
+
+    prov = _prov()
+    values = {f.name: getattr(prov, f.name) for f in dataclasses.fields(Provenance)}
+    values["trust"], values["action"] = prov.trust.value, prov.action.value
+    parsed = typed_fields(dict(values), {n: n for n in values})
+    assert parsed == prov and hash(parsed) == hash(prov) and repr(parsed) == repr(prov)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.score = 0.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="exactly the provenance fields"):
+        typed_fields({**values, "extra": "x"}, {n: n for n in [*values, "extra"]})
