@@ -203,6 +203,15 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         anchors=(_any("your"), _any("response|answer|completion")),
     ),
     Rule(
+        "RG-INS-097",
+        r"\btwo\s+(?:different\s+|separate\s+|distinct\s+){0,2}(?:responses|answers|replies|personalities|personas)\s+"
+        r"(?:to|for)\s+(?:every|each|all|my)\b|\brespond\s+as\s+two\s+(?:different\s+)?(?:personalities|personas|characters)\b"
+        r"|\b(?:every|each)\s+prompt\s+(?:i|you)\s+(?:give|send|write|receive)\b",
+        0.45,
+        "sets up a split response to every prompt (a jailbreak's answer format)",
+        anchors=(_any("two|every prompt|each prompt"),),
+    ),
+    Rule(
         "RG-INS-091",
         rf"(?<!forward\s)(?<!respond\s)(?<!attention\s)\b(?:in|into|to|within|throughout|from|of)\s+your\s+"
         rf"(?:replies|reply|message|messages|reply's|summary|summaries)\b"
