@@ -17,7 +17,7 @@ from ragguard.config import Settings
 from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import SigningKeyError
+from ragguard.errors import SigningKeyError, StoreError
 from ragguard.policy import Policy
 from ragguard.provenance.keyring import Keyring, resolve_keyring
 from ragguard.provenance.seal import SealCache, split_metadata, verify
@@ -181,11 +181,17 @@ class Guard:
                 served = self.store.collection(self.collection_name, create=True)
             else:
                 served = self.store.collection(self.collection_name, create=False)  # the error names it
-                if not self.store.has_collection(qname):
-                    # Left by a first ingest killed between the two creations (before the order above).
-                    # An empty quarantine is the truth about it: nothing was quarantined.
-                    log.warning("%s has no %r collection; creating it empty", self.store.describe(), qname)
-                quarantine = self.store.collection(qname, create=True)
+                try:
+                    quarantine = self.store.collection(qname, create=False)
+                except StoreError:
+                    if self.store.has_collection(qname):
+                        raise  # there, but unreadable: the store's own error says why
+                    # Never created on a read: a deleted quarantine is evidence gone, not an empty one.
+                    raise StoreError(
+                        f"{self.store.describe()} has the collection {self.collection_name!r} but not its quarantine "
+                        f"{qname!r} (deleted, or a first ingest of an older release was interrupted); "
+                        "ingesting into it creates an empty one"
+                    ) from None
             self._cols = (served, quarantine)
         return self._cols
 

@@ -197,10 +197,11 @@ CORE_RULES: tuple[Rule, ...] = (
         r"\b(?:you\s+are\s+now|now\s+you\s+are|you(?:'re|\s+are)\s+no\s+longer)\s+"
         r"(?:(?:a|an|the|called|named|known\s+as|in)\b|(?-i:[A-Z\"']))"
         r"|\bnow\s+you\s+(?:act|will\s+act|play|pretend)\b|\b(?:from\s+now\s+on|for\s+the\s+rest\s+of\s+(?:this|our|the)\s+"
-        r"(?:conversation|chat|session)),?\s+(?:you|your)\s+(?:are|will|must|shall|should|have|can\s+only|only|act|respond|"
+        r"(?:conversation|chat)),?\s+(?:you|your)\s+(?:are|will|must|shall|should|have|can\s+only|only|act|respond|"
         r"reply|answer)"
-        # The contraction only before a name or an article: "from now on, you're ready to deploy" is a tutorial.
-        r"|\bfrom\s+now\s+on,?\s+you(?:'|’)re\s+(?:(?:a|an|the|called|named|known\s+as|in\s+the\s+role|my)\b|(?-i:[A-Z]))",
+        # The contraction only before a name or a role: "from now on, you're ready to deploy" and
+        # "you're the owner of the repository" are tutorials.
+        r"|\bfrom\s+now\s+on,?\s+you(?:'|’)re\s+(?:(?:called|named|known\s+as|in\s+the\s+role)\b|(?-i:[A-Z]))",
         0.55,
         "reassigns the model's identity or behaviour from now on",
         anchors=(_any("you are|now you|no longer|from now on|you're|you’re|rest of"),),
@@ -246,10 +247,11 @@ CORE_RULES: tuple[Rule, ...] = (
         r"\bdo\s+anything\s+now\b|(?-i:\bDAN\b)\s*(?:mode|\)|,|which|stands)|\b(?:developer|dan|god|jailbreak|"
         r"unrestricted|evil|opposite)\s+mode\s+(?:enabled|activated|on)\b"
         # Status-line forms ("GODMODE: ENABLED") of the personas no software documents.
-        r"|\b(?:god|dan|jailbreak|jailbroken)\s*mode\s*(?:[:=]\s*|is\s+(?:now\s+)?)(?:enabled|activated|active|on)\b"
+        # Not "god mode": games document one ("Cheats: godmode = on").
+        r"|\b(?:dan|jailbreak|jailbroken)\s*mode\s*(?:[:=]\s*|is\s+(?:now\s+)?)(?:enabled|activated|active|on)\b"
         r"|\bsimulate\s+(?:the\s+)?(?:developer|dan|god|jailbreak)\s*mode\b"
         # Ethics only: "Content filter: Disabled" is a line of a router's manual.
-        r"|\b(?:ethics|ethical|morality|moral)\s+(?:filters?|restrictions?|guidelines|checks?)\s*"
+        r"|\b(?:ethics|ethical|morality|moral)\s+(?:filters?|restrictions?)\s*"
         r"[:=]\s*(?:disabled|off|none|false)\b|\brefusal\s+mechanisms?\s*[:=]?\s*(?:disabled|off)\b",
         0.75,
         "invokes a known jailbreak persona (DAN, developer mode) or switches the model's safety off",
@@ -262,11 +264,13 @@ CORE_RULES: tuple[Rule, ...] = (
         r"(?:abide|adhere|comply|bound|restricted|limited)\s+(?:by|to|with)\s+(?:any\s+|the\s+|their\s+|its\s+|your\s+)?"
         r"(?:\w+\s+){0,2}(?:rules|policies|policy|guidelines|restrictions|filters|ethics|morals)\b"
         # Only rules of conduct, qualified: "you do not need to follow the PEP 8 rules" is documentation.
-        r"|\b(?:not|no\s+longer|never)\s+(?:have\s+to\s+|need\s+to\s+)?(?:obey|follow|respect)\s+(?:any\s+|the\s+|its\s+|"
-        r"your\s+|[\w-]+(?:'|’)s\s+)?(?:content|safety|ethical|moral|usage)\s+(?:polic(?:y|ies)|guidelines|rules|filters?)\b"
-        r"|\b(?:(?:has|have)\s+no|(?:doesn|don)(?:'|’)t\s+have\s+any|(?:does|do)\s+not\s+have\s+any)\s+(?:ethical|moral|"
-        r"content|safety)(?:\s+or\s+(?:ethical|moral|legal))?\s+(?:guidelines|restrictions|filters|limits|boundaries|"
-        r"principles|constraints)\b",
+        # Said to "you" ("apps that do not follow the content policy" is a store's terms).
+        r"|\byou\s+(?:do\s+not|don(?:'|’)t|no\s+longer|never)\s+(?:have\s+to\s+|need\s+to\s+)?(?:obey|follow|respect)\s+"
+        r"(?:any\s+|the\s+|your\s+|[\w-]+(?:'|’)s\s+)?(?:content|safety|ethical|moral|usage)\s+"
+        r"(?:polic(?:y|ies)|guidelines|rules|filters?)\b"
+        # Ethics and morals only: an endpoint "has no content restrictions".
+        r"|\b(?:(?:has|have)\s+no|(?:doesn|don)(?:'|’)t\s+have\s+any|(?:does|do)\s+not\s+have\s+any)\s+(?:ethical|moral)"
+        r"(?:\s+or\s+(?:ethical|moral|legal))?\s+(?:guidelines|restrictions|filters|limits|boundaries|principles|constraints)\b",
         0.6,
         "claims the model is free of its rules",
         anchors=(
@@ -287,10 +291,12 @@ CORE_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-028",
-        r"\byou\s+(?:are\s+to|will\s+now|shall\s+now|must\s+now|are\s+now\s+going\s+to)\s+(?:act|pose|play|pretend|"
-        r"roleplay|role-play|impersonate|simulate|operate\s+under)\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?replaced\s+by\b"
-        r"|\bcontinue\s+as\s+(?:[\w-]+\s+){0,2}(?:language\s+model|ai|chatbot|assistant)\b"
-        r"|\bsimulate\s+(?:an?\s+)?(?:(?:unrestricted|unfiltered|fictional|new|different)\s+)?(?:ai|chatbot|language\s+model)\b",
+        # Role verbs only: "you will now play the recorded macro", "you are to act on the feedback".
+        r"\byou\s+(?:are\s+to|will\s+now|shall\s+now|must\s+now|are\s+now\s+going\s+to)\s+(?:act\s+as|pose\s+as|pretend|"
+        r"roleplay|role-play|impersonate)\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?replaced\s+by\b"
+        r"|\bcontinue\s+as\s+(?:[\w-]+\s+){0,2}(?:language\s+model|ai|chatbot)\b"
+        # Unrestricted only: a game "simulates an AI opponent".
+        r"|\bsimulate\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)\s+(?:ai|chatbot|language\s+model)\b",
         0.55,
         "tells the model to become another persona or model",
         anchors=(_any("you are to|you will now|you shall now|you must now|going to|replaced by|continue as|simulate"),),
@@ -299,16 +305,10 @@ CORE_RULES: tuple[Rule, ...] = (
         "RG-INS-029",
         r"\b(?:unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged)\s+(?:and\s+[\w-]+\s+)?"
         r"(?:ai|chatbot|bot|language\s+model|assistant|persona|character)s?\b"
-        r"|\bfree\s+(?:of|from)\s+(?:all|any)\s+(?:[\w-]+\s+)?(?:restrictions|filters|censorship)\b"
-        r"|\byou\s+have\s+no\s+(?:[\w-]+\s+){0,2}(?:restrictions|filters|limits|limitations|boundaries)\b",
+        r"|\byou\s+have\s+no\s+(?:restrictions|filters|limits|limitations|boundaries)\b",
         0.4,
         "describes an AI persona without restrictions (a jailbreak's premise)",
-        anchors=(
-            _any(
-                "unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged|"
-                "free of|free from|have no"
-            ),
-        ),
+        anchors=(_any("unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged|have no"),),
     ),
     # --- fake chat-template and system markers ------------------------------
     Rule(

@@ -204,12 +204,13 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-097",
-        r"\btwo\s+(?:different\s+|separate\s+|distinct\s+){0,2}(?:responses|answers|replies|personalities|personas)\s+"
-        r"(?:to|for)\s+(?:every|each|all|my)\b|\brespond\s+as\s+two\s+(?:different\s+)?(?:personalities|personas|characters)\b"
-        r"|\b(?:every|each)\s+prompt\s+(?:i|you)\s+(?:give|send|write|receive)\b",
+        # "every", said to the model: "annotators rank two responses to each prompt" is an RLHF guide.
+        r"\btwo\s+(?:different\s+|separate\s+|distinct\s+){0,2}(?:responses|answers|replies)\s+(?:to|for)\s+every\s+"
+        r"(?:prompt|question|message)\b|\brespond\s+as\s+two\s+(?:different\s+)?(?:personalities|personas|characters)\b"
+        r"|\bevery\s+prompt\s+i\s+(?:give|send|write)\b",
         0.45,
         "sets up a split response to every prompt (a jailbreak's answer format)",
-        anchors=(_any("two|every prompt|each prompt"),),
+        anchors=(_any("two|every prompt"),),
     ),
     Rule(
         "RG-INS-091",

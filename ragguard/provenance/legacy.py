@@ -72,7 +72,10 @@ def typed_fields(values: dict[str, Any], name_of: Mapping[str, str]) -> Provenan
         raise ValueError(f"{name_of['chunk_index']} is not an integer")
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         raise ValueError(f"{name_of['score']} is not a number")
-    values["score"] = float(score)
+    try:
+        values["score"] = float(score)
+    except OverflowError:  # an int too large for a float: refused like any other bad value
+        raise ValueError(f"{name_of['score']} is not finite") from None
     if not math.isfinite(values["score"]):  # 1e999 parses to infinity
         raise ValueError(f"{name_of['score']} is not finite")
     # Dict lookups, not Enum(value) calls: this runs for every retrieved chunk.

@@ -349,14 +349,16 @@ def test_the_quarantine_is_created_before_the_served_collection() -> None:
     assert created == [g.collection_name + "__quarantine", g.collection_name]
 
 
-def test_a_store_left_without_its_quarantine_opens_and_ingest_completes(caplog: pytest.LogCaptureFixture) -> None:
-    # What a first ingest killed between the two creations left behind (before the order above).
+def test_a_store_left_without_its_quarantine_is_named_on_read_and_ingest_completes_it() -> None:
+    # What a first ingest killed between the two creations left behind (before the order above), or a
+    # deleted quarantine: a read names it and creates nothing (deleted evidence is not an empty quarantine).
     g = guard()
     g.store.collection(g.collection_name, create=True)
-    with caplog.at_level("WARNING", logger="ragguard.guard"):
-        s, q = g.collections()
-    assert s.count() == 0 and q.count() == 0
-    assert "creating it empty" in caplog.text
+    with pytest.raises(StoreError, match="not its quarantine"):
+        g.collections()
+    with pytest.raises(StoreError, match="not its quarantine"):
+        g.scan(CLEAN, source="https://a.example/")
+    assert not g.store.has_collection(g.collection_name + "__quarantine")
     report = g.ingest([*CLEAN, BAD], source="https://a.example/")
     assert (report.stored, report.quarantined) == (4, 1)
     assert quarantined(g).count() == 1

@@ -476,3 +476,14 @@ def test_a_parsed_record_equals_one_built_through_the_constructor() -> None:
         parsed.score = 0.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="exactly the provenance fields"):
         typed_fields({**values, "extra": "x"}, {n: n for n in [*values, "extra"]})
+
+
+def test_a_score_too_large_for_a_float_is_malformed_not_an_overflow() -> None:
+    # float(10**400) raises OverflowError, which the audit did not expect from a parse.
+    from ragguard.provenance.legacy import typed_fields
+
+    prov = _prov()
+    values = {f.name: getattr(prov, f.name) for f in dataclasses.fields(Provenance)}
+    values["trust"], values["action"], values["score"] = prov.trust.value, prov.action.value, 10**400
+    with pytest.raises(ValueError, match="not finite"):
+        typed_fields(values, {n: n for n in values})
