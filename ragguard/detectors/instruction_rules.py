@@ -246,8 +246,8 @@ CORE_RULES: tuple[Rule, ...] = (
         "RG-INS-025",
         r"\bdo\s+anything\s+now\b|(?-i:\bDAN\b)\s*(?:mode|\)|,|which|stands)|\b(?:developer|dan|god|jailbreak|"
         r"unrestricted|evil|opposite)\s+mode\s+(?:enabled|activated|on)\b"
-        # Status-line forms ("GODMODE: ENABLED") of the personas no software documents.
-        # Not "god mode": games document one ("Cheats: godmode = on").
+        # Status-line forms ("DAN MODE: ENABLED") of personas no software documents; not god
+        # mode, which games document ("Cheats: godmode = on").
         r"|\b(?:dan|jailbreak|jailbroken)\s*mode\s*(?:[:=]\s*|is\s+(?:now\s+)?)(?:enabled|activated|active|on)\b"
         r"|\bsimulate\s+(?:the\s+)?(?:developer|dan|god|jailbreak)\s*mode\b"
         # Ethics only: "Content filter: Disabled" is a line of a router's manual.
@@ -263,8 +263,8 @@ CORE_RULES: tuple[Rule, ...] = (
         r"(?:confines|restrictions|limitations|rules|shackles)\b|\b(?:not|no\s+longer|never)\s+(?:have\s+to\s+|need\s+to\s+)?"
         r"(?:abide|adhere|comply|bound|restricted|limited)\s+(?:by|to|with)\s+(?:any\s+|the\s+|their\s+|its\s+|your\s+)?"
         r"(?:\w+\s+){0,2}(?:rules|policies|policy|guidelines|restrictions|filters|ethics|morals)\b"
-        # Only rules of conduct, qualified: "you do not need to follow the PEP 8 rules" is documentation.
-        # Said to "you" ("apps that do not follow the content policy" is a store's terms).
+        # Rules of conduct, said to "you": "you need not follow the PEP 8 rules" is documentation,
+        # "apps that do not follow the content policy" a store's terms.
         r"|\byou\s+(?:do\s+not|don(?:'|’)t|no\s+longer|never)\s+(?:have\s+to\s+|need\s+to\s+)?(?:obey|follow|respect)\s+"
         r"(?:any\s+|the\s+|your\s+|[\w-]+(?:'|’)s\s+)?(?:content|safety|ethical|moral|usage)\s+"
         r"(?:polic(?:y|ies)|guidelines|rules|filters?)\b"

@@ -63,6 +63,8 @@ def typed_fields(values: dict[str, Any], name_of: Mapping[str, str]) -> Provenan
     Raises:
         ValueError: On a wrong type, an unknown trust tier or action.
     """
+    if values.keys() != _FIELD_SET:
+        raise ValueError("a provenance record must hold exactly the provenance fields")
     # One C-level pass over the string fields: this runs for every retrieved chunk.
     if set(map(type, _STR_VALUES(values))) != {str}:
         bad = next(n for n in _STR_FIELDS if type(values[n]) is not str)
@@ -85,8 +87,6 @@ def typed_fields(values: dict[str, Any], name_of: Mapping[str, str]) -> Provenan
     if action is None:
         raise ValueError(f"{name_of['action']} is not an action: {values['action']!r}")
     values["trust"], values["action"] = trust, action
-    if values.keys() != _FIELD_SET:
-        raise ValueError("a provenance record must hold exactly the provenance fields")
     # Every field is present and type-checked above, so the frozen dataclass's
     # __init__ (one object.__setattr__ per field) adds nothing but cost; this runs
     # for every retrieved chunk, and writing the instance dict is ten times cheaper.

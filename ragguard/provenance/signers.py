@@ -8,6 +8,7 @@ hold only the public key (a verify-only signer). Key material never appears in
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -104,16 +105,16 @@ class HmacSigner:
 
     def sign(self, data: bytes) -> str:
         """HMAC-SHA256 of ``data``, base64."""
-        # A copy of the keyed template, not hmac.digest: that one looks SHA-256 up in
-        # OpenSSL on every call, which costs more than the MAC of a seal-sized message
-        # and runs for every retrieved chunk (bench/perf.py).
-        template = self.__dict__.get("_template")
-        if template is None:
-            template = hmac.new(self.secret, digestmod=hashlib.sha256)
-            self.__dict__["_template"] = template  # a cache beside the frozen fields, not a field
-        mac = template.copy()
+        mac = self._template.copy()
         mac.update(data)
         return _b64(mac.digest())
+
+    @functools.cached_property
+    def _template(self) -> hmac.HMAC:
+        # Copied per tag, not hmac.digest: that one looks SHA-256 up in OpenSSL on every
+        # call, which costs more than the MAC of a seal-sized message and runs for every
+        # retrieved chunk (bench/perf.py). A cache beside the frozen fields, not a field.
+        return hmac.new(self.secret, digestmod=hashlib.sha256)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fields only (the cached keyed template is rebuilt on first use)."""

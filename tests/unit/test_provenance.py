@@ -462,14 +462,20 @@ def test_hmac_tags_are_rfc_2104_and_survive_pickling_after_use() -> None:
     assert [copy.sign(m) for m in messages] == [signer.sign(m) for m in messages]
 
 
+def _stored_values(prov: Provenance) -> dict[str, object]:
+    """A record's fields as a seal stores them (tiers and actions as their strings)."""
+    values: dict[str, object] = {f.name: getattr(prov, f.name) for f in dataclasses.fields(Provenance)}
+    values["trust"], values["action"] = prov.trust.value, prov.action.value
+    return values
+
+
 def test_a_parsed_record_equals_one_built_through_the_constructor() -> None:
     # The parse writes the frozen record's fields directly; it must be the same value
     # the dataclass constructor builds, and a record with an extra field is refused.
     from ragguard.provenance.legacy import typed_fields
 
     prov = _prov()
-    values = {f.name: getattr(prov, f.name) for f in dataclasses.fields(Provenance)}
-    values["trust"], values["action"] = prov.trust.value, prov.action.value
+    values = _stored_values(prov)
     parsed = typed_fields(dict(values), {n: n for n in values})
     assert parsed == prov and hash(parsed) == hash(prov) and repr(parsed) == repr(prov)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -482,8 +488,6 @@ def test_a_score_too_large_for_a_float_is_malformed_not_an_overflow() -> None:
     # float(10**400) raises OverflowError, which the audit did not expect from a parse.
     from ragguard.provenance.legacy import typed_fields
 
-    prov = _prov()
-    values = {f.name: getattr(prov, f.name) for f in dataclasses.fields(Provenance)}
-    values["trust"], values["action"], values["score"] = prov.trust.value, prov.action.value, 10**400
+    values = {**_stored_values(_prov()), "score": 10**400}
     with pytest.raises(ValueError, match="not finite"):
         typed_fields(values, {n: n for n in values})
