@@ -145,12 +145,13 @@ CORE_RULES: tuple[Rule, ...] = (
         r"|\byour\s+(?:new\s+)?(?:instructions|rules|task|directives?|orders)\s+(?:are|is)\s+now\b",
         0.6,
         "tries to rewrite the model's own instructions",
-        anchors=(_any("change|update|replace|reset|rewrite|modify"), _any("your")),
+        # "are now" / "is now": the second branch has no rewriting verb ("your instructions are now to ...").
+        anchors=(_any("change|update|replace|reset|rewrite|modify| are now| is now"), _any("your")),
     ),
     Rule(
         "RG-INS-007",
         r"\b(?:(?:new|updated|real|actual|additional|further)\s+(?:tasks?|instructions?|assignments?|orders|directives?)"
-        r"\s*(?:follow|are|is|:)|(?:focus|concentrate)\s+(?:now\s+)?on\s+(?:your|the|this)\s+new\s+"
+        r"\s*(?:follow|are|is|:|[-–—]\s)|(?:focus|concentrate)\s+(?:now\s+)?on\s+(?:your|the|this)\s+new\s+"
         r"(?:task|assignment|instructions?)|(?:despite|regardless\s+of)\s+what\s+you(?:'ve|\s+have)?\s+"
         r"(?:been|were)\s+told)",
         0.45,
@@ -218,10 +219,11 @@ CORE_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-022",
         r"\b(?:pretend|imagine)\s+(?:that\s+)?(?:you(?:'re|\s+are|\s+can|\s+have|\s+were)|to\s+be)\b"
+        r"|\bstell\s+(?:dir|euch)\s+vor,?\s+(?:du\s+bist|ihr\s+seid|du\s+wärst|dass\s+du)\b"
         r"|\b(?:play|assume|take\s+on|adopt|immerse\s+yourself\s+in(?:to)?)\s+the\s+(?:role|persona|character)\s+of\b",
         0.45,
         "asks the reader to pretend to be someone else",
-        anchors=(_any("pretend|imagine|role|persona|character"),),
+        anchors=(_any("pretend|imagine|role|persona|character|vor"),),
     ),
     Rule(
         "RG-INS-023",
@@ -294,21 +296,33 @@ CORE_RULES: tuple[Rule, ...] = (
         # Role verbs only: "you will now play the recorded macro", "you are to act on the feedback".
         r"\byou\s+(?:are\s+to|will\s+now|shall\s+now|must\s+now|are\s+now\s+going\s+to)\s+(?:act\s+as|pose\s+as|pretend|"
         r"roleplay|role-play|impersonate)\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?replaced\s+by\b"
+        r"|\byou\s+are\s+(?:now\s+)?role-?playing\s+as\b"
         r"|\bcontinue\s+as\s+(?:[\w-]+\s+){0,2}(?:language\s+model|ai|chatbot)\b"
         # Unrestricted only: a game "simulates an AI opponent".
         r"|\bsimulate\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)\s+(?:ai|chatbot|language\s+model)\b",
         0.55,
         "tells the model to become another persona or model",
-        anchors=(_any("you are to|you will now|you shall now|you must now|going to|replaced by|continue as|simulate"),),
+        anchors=(
+            _any(
+                "you are to|you will now|you shall now|you must now|going to|replaced by|continue as|simulate|"
+                "playing as"
+            ),
+        ),
     ),
     Rule(
         "RG-INS-029",
         r"\b(?:unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged)\s+(?:and\s+[\w-]+\s+)?"
         r"(?:ai|chatbot|bot|language\s+model|assistant|persona|character)s?\b"
-        r"|\byou\s+have\s+no\s+(?:restrictions|filters|limits|limitations|boundaries)\b",
+        r"|\byou\s+have\s+no\s+(?:restrictions|filters|limits|limitations|boundaries)\b"
+        r"|\b(?:böse|unzensierte|uneingeschränkte|unmoralische)[nr]?\s+ki\b",
         0.4,
         "describes an AI persona without restrictions (a jailbreak's premise)",
-        anchors=(_any("unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged|have no"),),
+        anchors=(
+            _any(
+                "unfiltered|uncensored|amoral|unrestricted|jailbroken|unethical|immoral|unhinged|have no|"
+                "böse|unzensiert|uneingeschränkt|unmoralisch"
+            ),
+        ),
     ),
     # --- fake chat-template and system markers ------------------------------
     Rule(
@@ -404,10 +418,11 @@ def compiled_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, re.Pattern[str]
 
 
 def _all_rules() -> tuple[Rule, ...]:
+    from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
     from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
 
-    return CORE_RULES + INDIRECT_RULES
+    return CORE_RULES + DIRECT_RULES + INDIRECT_RULES
 
 
-#: Every instruction rule: the core table here plus the indirect-injection table.
+#: Every instruction rule: the core table here, direct requests, and the indirect-injection table.
 RULES: tuple[Rule, ...] = _all_rules()

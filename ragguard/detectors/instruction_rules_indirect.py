@@ -18,6 +18,10 @@ _TASK_VERB = (
 )
 # More verbs that open a task spliced into running text ("Enhance your response by ...").
 _SPLICE_VERB = r"Enhance|Integrate|Include|Add|Mention|Insert|Append|Answer|Respond|Reply"
+# Verbs that shape an answer ("Modify your answer to ..."), capitalised where a sentence starts.
+_SHAPE_VERB = (
+    r"Modify|Change|Adjust|Rewrite|Edit|Alter|Tailor|Adapt|Augment|Structure|Conclude|Preface|Format|Begin|End"
+)
 # What a question or task line opens with (case-insensitive).
 _ASK = (
     r"what|how|why|who|explain|describe|write|draft|compose|provide|translate|summari[sz]e|create|generate|"
@@ -312,7 +316,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-102",
         r"(?:^|[.!?]\s+|\s)(?:stop|stopp|halt|achtung|attention)\s*[-:!,]+\s*(?:(?:stop|stopp|now)\s*[-:!,]*\s*)?"
-        r"(?:write|say|print|ignore|output|answer|schreib\w*|sag|ich|i\s+need)\b",
+        r"(?:write|say|print|ignore|output|answer|schreib\w*|sag|ich|i\s+(?:\w+\s+)?need)\b",
         0.5,
         "interrupts the current task to issue a new command",
         anchors=(_any("stop|halt|achtung|attention"),),
@@ -332,7 +336,10 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         # that *starts* with a verb is a label, as in command tables); or a question or task on
         # its own line right before or after the table: text addressed to whoever reads it.
         rf"\|[^|\n]*\b(?-i:What|How|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{{6,200}}\?[^|\n]*\|"
-        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?][ \t]*\|"
+        # The task may be followed by the rest of the cell's data, set off by a run of spaces.
+        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?](?:[ \t]{{2,}}[^|\n]{{1,60}}?)?[ \t]*\|"
+        # After a cell's data and a run of spaces, an imperative about the reader's answer.
+        rf"|\|[^|\n]*?[^|\s][ \t]{{2,}}(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\s+your\s+(?:\w+\s+)?{_RESPONSE}\b"
         rf"|^(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*\n\|"
         rf"|(?<=\|\n)(?:\n)?(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*$",
         0.5,
@@ -356,5 +363,15 @@ INDIRECT_RULES: tuple[Rule, ...] = (
                 "add|mention|insert|append|answer|respond|reply"
             ),
         ),
+    ),
+    Rule(
+        "RG-INS-106",
+        # Nothing but headers comes before the greeting of a letter or an e-mail: a task or a
+        # question on the line right above "Hi David," is addressed to whoever reads the mail.
+        rf"^[ \t]*(?-i:{_TASK_VERB}|What|How|Why|Who|Which)\s[^\n]{{10,200}}[.?!][ \t]*\n(?:[ \t]*\n)?[ \t]*"
+        rf"(?-i:Hi|Hello|Dear|Hey|Hallo|Liebe[rs]?|Sehr\s+geehrte[rs]?)\s+[^\n]{{1,60}}$",
+        0.5,
+        "a task or question stands right above the greeting of a letter, outside its text",
+        anchors=(_any("hi |hello|dear|hey|hallo|liebe|sehr geehrte"),),
     ),
 )
