@@ -43,12 +43,14 @@ DIRECT_RULES: tuple[Rule, ...] = (
         # written into a document so its claim reads as the context the model was given.
         # Weak alone: prompt-engineering documentation shows that template too.
         r"^[ \t$>*#]*(?:document\s+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\b\s*[:={\"'\[(]?"
-        r"[^\n]{1,400}?\b(?:question|frage|query)\b\s*[:=]?\s*[^\n]{3,200}\?",
+        r"[^\n]{1,400}?\b(?:question|frage|query)\b\s*[:=]?\s*[^\n]{3,200}\?"
+        # The question may come unlabelled once the context label is punctuated as one.
+        r"|^[ \t$>*#]*(?:document\s+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\s*[:={\"]"
+        r"[^\n]{10,400}?\s(?-i:What|How|Why|Who|Which|Wie|Was|Warum|Wer|Welche\w*)\s[^\n]{3,200}\?",
         0.45,
         "imitates a retrieval prompt's context-and-question template",
         anchors=(
             _any("context|kontext|document|dokument|artikel|article|passage"),
-            _any("question|frage|query"),
             _any("?"),
         ),
     ),

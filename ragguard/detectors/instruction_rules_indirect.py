@@ -29,6 +29,14 @@ _ASK = (
 )
 
 
+# How a line beside a table opens when it is addressed to the reader: a question or task word
+# early on, or a verb that shapes "your reply" later on the line.
+_LINE_ASK = (
+    rf"(?:[^|\n]{{0,20}}\b(?:{_ASK})\b|(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\b"
+    rf"(?=[^|\n]*\byour\s+(?:\w+\s+)?{_RESPONSE}\b))"
+)
+
+
 # Anchors of RG-INS-081: an AI word the punctuation of an address follows ("AI:",
 # "model ,"), or a greeting before one. Bare "ai" occurs inside most English
 # texts ("said", "again") and made the rule run on nearly every chunk; rare
@@ -333,15 +341,18 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-104",
         # A question in a table cell; a task sentence spliced into a cell after its data (a cell
-        # that *starts* with a verb is a label, as in command tables); or a question or task on
-        # its own line right before or after the table: text addressed to whoever reads it.
-        rf"\|[^|\n]*\b(?-i:What|How|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{{6,200}}\?[^|\n]*\|"
+        # that *starts* with a verb is a label, as in command tables, unless data follows the
+        # sentence in the same cell); or a question or task on its own line right before or after
+        # the table: text addressed to whoever reads it.
+        rf"\|[^|\n]*\b(?-i:What(?:'s|’s)?|How(?:'s|’s)?|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{{6,200}}\?[^|\n]*\|"
         # The task may be followed by the rest of the cell's data, set off by a run of spaces.
         rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?](?:[ \t]{{2,}}[^|\n]{{1,60}}?)?[ \t]*\|"
-        # After a cell's data and a run of spaces, an imperative about the reader's answer.
-        rf"|\|[^|\n]*?[^|\s][ \t]{{2,}}(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\s+your\s+(?:\w+\s+)?{_RESPONSE}\b"
-        rf"|^(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*\n\|"
-        rf"|(?<=\|\n)(?:\n)?(?-i:(?=[A-Z]))[^|\n]{{0,20}}\b(?:{_ASK})\b[^|\n]{{6,200}}[?!.][ \t]*$",
+        rf"|\|[ \t]*(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?][ \t]{{2,}}[^|\s][^|\n]{{0,60}}\|"
+        # After a cell's data, an imperative about the reader's answer (lower-case "your": a
+        # title-case cell such as "How to Edit Your Message" is a heading).
+        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\s+(?-i:your)\s+(?:\w+\s+)?{_RESPONSE}\b"
+        rf"|^(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*\n\|"
+        rf"|(?<=\|\n)(?:\n)?(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*$",
         0.5,
         "a question or task sits inside or right beside tabular data, out of place in a table",
         anchors=(("|",),),
