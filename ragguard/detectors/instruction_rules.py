@@ -220,10 +220,12 @@ CORE_RULES: tuple[Rule, ...] = (
         "RG-INS-022",
         r"\b(?:pretend|imagine)\s+(?:that\s+)?(?:you(?:'re|\s+are|\s+can|\s+have|\s+were)|to\s+be)\b"
         r"|\bstell\s+(?:dir|euch)\s+vor,?\s+(?:du\s+bist|ihr\s+seid|du\s+wärst|dass\s+du)\b"
+        r"|\b(?:theoretical|hypothetical|fictional|imaginary|alternate|parallel)\s+(?:world|universe|scenario|reality)\s+"
+        r"(?:where|in\s+which)\s+you\b"
         r"|\b(?:play|assume|take\s+on|adopt|immerse\s+yourself\s+in(?:to)?)\s+the\s+(?:role|persona|character)\s+of\b",
         0.45,
         "asks the reader to pretend to be someone else",
-        anchors=(_any("pretend|imagine|role|persona|character|vor"),),
+        anchors=(_any("pretend|imagine|role|persona|character|vor|world|universe|scenario|reality"),),
     ),
     Rule(
         "RG-INS-023",
@@ -299,13 +301,19 @@ CORE_RULES: tuple[Rule, ...] = (
         r"|\byou\s+are\s+(?:now\s+)?role-?playing\s+as\b"
         r"|\bcontinue\s+as\s+(?:[\w-]+\s+){0,2}(?:language\s+model|ai|chatbot)\b"
         # Unrestricted only: a game "simulates an AI opponent".
-        r"|\bsimulate\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)\s+(?:ai|chatbot|language\s+model)\b",
+        r"|\bsimulate\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)\s+(?:ai|chatbot|language\s+model)\b"
+        # A capability the model lacks ("pretend you can access the internet"); not "pretend you can't see".
+        r"|\bpretend\s+(?:that\s+)?you\s+(?:can|could|are\s+able\s+to)\s+(?:access|browse|search|see|connect\s+to)\s+"
+        r"(?:the\s+)?(?:internet|web|past|future|real-time|current|live)\b"
+        # A sentence that opens by making the reader a machine ("Act as a Python interpreter.");
+        # "the proxy acts as a reverse proxy" describes software.
+        r"|(?:^|[.!?]\s+)act\s+as\s+(?:a|an)\s+(?:[\w-]+\s+){0,2}(?:interpreter|terminal|console|shell)\b",
         0.55,
         "tells the model to become another persona or model",
         anchors=(
             _any(
                 "you are to|you will now|you shall now|you must now|going to|replaced by|continue as|simulate|"
-                "playing as"
+                "playing as|pretend|act as"
             ),
         ),
     ),
