@@ -218,7 +218,8 @@ CORE_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-022",
-        r"\b(?:pretend|imagine)\s+(?:that\s+)?(?:you(?:'re|\s+are|\s+can|\s+have|\s+were)|to\s+be)\b"
+        # Not "pretend you can't see the screen", an accessibility exercise.
+        r"\b(?:pretend|imagine)\s+(?:that\s+)?(?:you(?:'re|\s+are|\s+can(?!['’]t|not)|\s+have|\s+were)|to\s+be)\b"
         r"|\bstell\s+(?:dir|euch)\s+vor,?\s+(?:du\s+bist|ihr\s+seid|du\s+wärst|dass\s+du)\b"
         r"|\b(?:theoretical|hypothetical|fictional|imaginary|alternate|parallel)\s+(?:world|universe|scenario|reality)\s+"
         r"(?:where|in\s+which)\s+you\b"
