@@ -12,14 +12,10 @@ overlapping chunks of one article are near-duplicates too, but they share
 most of their words; a campaign's passages are independent generations (the
 PoisonedRAG paper notes exact dedup does not stop it) that share a meaning,
 not a wording. A neighbour counts as a member only when its word overlap
-(Jaccard) stays below ``copy_overlap``, the two share no whole line of
-``shared_line`` characters or more (whitespace-insensitive), and they share
-fewer than two whole sentences of that length: documents cut from one
-template (tables with the same header row, mail with the same boilerplate)
-repeat whole lines, or several sentences once a mail is flattened onto one
-line; independently written paraphrases do not. A PoisonedRAG black-box
-passage opens with its target question, so a campaign's passages do share one
-sentence, and one shared sentence alone still leaves them members.
+(Jaccard) stays below ``copy_overlap`` and the two share no whole line of
+``shared_line`` characters or more (whitespace-insensitive): documents cut
+from one template (tables with the same header row, mail with the same
+boilerplate) repeat whole lines, independently written paraphrases do not.
 Even then the finding corroborates other cues (at most 0.45, or 0.55 for a
 paraphrase of a quarantined passage) rather than deciding alone.
 
@@ -79,23 +75,10 @@ def word_overlap(a: str, b: str) -> float:
     return jaccard(word_set(a), word_set(b))
 
 
-_SENTENCE_END = re.compile(r"[.!?|\n]+")
-
-
-def long_sentences(text: str, min_chars: int) -> frozenset[str]:
-    """The text's sentences (cut at ``.!?|`` and line breaks) of ``min_chars`` or more, whitespace collapsed."""
-    flat = (" ".join(part.split()) for part in _SENTENCE_END.split(text))
-    return frozenset(part for part in flat if len(part) >= min_chars)
-
-
 def long_lines(text: str, min_chars: int) -> frozenset[str]:
     """The text's lines of at least ``min_chars`` characters, whitespace runs collapsed."""
     flat = (" ".join(line.split()) for line in text.splitlines())
     return frozenset(line for line in flat if len(line) >= min_chars)
-
-
-# A text's word set, long lines and long sentences: what the copy test compares.
-_Shape = tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 
 @dataclass
@@ -123,8 +106,7 @@ class CampaignDetector:
         copy_overlap: Word overlap at or above which a neighbour is a copy or
             version of the chunk, not an independent campaign member.
         shared_line: A neighbour sharing a whole line this long (or longer) with
-            the chunk, or two whole sentences this long, comes from the same
-            template, not an independent member.
+            the chunk comes from the same template, not an independent member.
     """
 
     name = "campaign"
@@ -145,19 +127,21 @@ class CampaignDetector:
         self.copy_overlap = copy_overlap
         self.shared_line = shared_line
 
-    def is_copy(self, a: str, b: str, shapes: dict[str, _Shape] | None = None) -> bool:
+    def is_copy(self, a: str, b: str, shapes: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None) -> bool:
         """Whether ``b`` is a copy, version or template sibling of ``a`` rather than a paraphrase.
 
-        ``shapes`` memoises each text's word set, long lines and sentences across the pairs
+        ``shapes`` memoises each text's word set and long lines across the pairs
         of one batch (a repetitive batch has many close pairs).
         """
         memo = shapes if shapes is not None else {}
-        (wa, la, sa), (wb, lb, sb) = (self._shape(t, memo) for t in (a, b))
-        return jaccard(wa, wb) >= self.copy_overlap or not la.isdisjoint(lb) or len(sa & sb) >= 2
+        (wa, la), (wb, lb) = (self._shape(t, memo) for t in (a, b))
+        return jaccard(wa, wb) >= self.copy_overlap or not la.isdisjoint(lb)
 
-    def _shape(self, text: str, memo: dict[str, _Shape]) -> _Shape:
+    def _shape(
+        self, text: str, memo: dict[str, tuple[frozenset[str], frozenset[str]]]
+    ) -> tuple[frozenset[str], frozenset[str]]:
         if text not in memo:
-            memo[text] = (word_set(text), long_lines(text, self.shared_line), long_sentences(text, self.shared_line))
+            memo[text] = (word_set(text), long_lines(text, self.shared_line))
         return memo[text]
 
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
@@ -176,7 +160,7 @@ class CampaignDetector:
         texts = [batch.chunks[i].text for i in idx]
         records = [(batch.chunks[i].source, batch.chunks[i].doc_id, batch.chunks[i].chunk_index) for i in idx]
         evidence = [_Evidence() for _ in idx]
-        shapes: dict[str, _Shape] = {}
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._from_batch(ids, texts, records, vecs, evidence, shapes)
         if batch.store is not None:
             self._from_store(batch, ids, texts, vecs, evidence, shapes)
@@ -193,7 +177,7 @@ class CampaignDetector:
         records: list[tuple[str, str, int]],
         vecs: np.ndarray,
         evidence: list[_Evidence],
-        shapes: dict[str, _Shape],
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
     ) -> None:
         sims = vecs @ vecs.T
         for j, row in enumerate(sims):
@@ -213,7 +197,7 @@ class CampaignDetector:
         texts: list[str],
         vecs: np.ndarray,
         evidence: list[_Evidence],
-        shapes: dict[str, _Shape],
+        shapes: dict[str, tuple[frozenset[str], frozenset[str]]],
     ) -> None:
         assert batch.store is not None
         # Only neighbours at least this close can count (a member needs ``similarity``,
