@@ -17,6 +17,7 @@ import urllib.parse
 
 from ragguard.detectors.memo import memoized
 from ragguard.detectors.normalize import NormalizedText, OffsetMap, TextBuilder, View, looks_like_text, normalize
+from ragguard.types import Span
 
 __all__ = ["decoded_views", "views"]
 
@@ -126,6 +127,43 @@ def _safe_unquote(seg: str) -> bool:
     return True
 
 
+# Decoded runs that stand for text in a sentence or a table cell; shown in place as well.
+_IN_PLACE_KINDS = frozenset({"base64", "hex", "url"})
+
+
+def _in_place(text: str, runs: list[View]) -> View | None:
+    """``text`` with its decoded runs put back where their encodings were, normalised.
+
+    Rules that read context (a task in a table cell, a line above a greeting)
+    cannot match a decoded run on its own; in place they can. The view's
+    ``focus`` is the runs, so only matches that involve one of them count.
+    One view holds every run: a view per run would rescan the text once each.
+    """
+    spans: list[Span] = []
+    for run in sorted(runs, key=lambda r: r.offsets.orig_starts[0]):
+        o = run.offsets
+        a, b = o.orig_starts[0], o.orig_starts[0] + o.orig_lens[0]
+        if len(o.orig_starts) == 1 and (not spans or a >= spans[-1].end):
+            spans.append(Span(a, b))
+    if not spans:
+        return None
+    decoded = {r.offsets.orig_starts[0]: r.text for r in runs}
+    builder = TextBuilder(len(text))
+    cursor = 0
+    # Each stretch between runs normalised on its own keeps its character-exact offsets
+    # (normalising the joined text would map it onto the original as one block).
+    for span in [*spans, Span(len(text), len(text))]:
+        between = normalize(text[cursor : span.start]).view
+        bo = between.offsets
+        for ns, nl, os_, ol in zip(bo.norm_starts, bo.norm_lens, bo.orig_starts, bo.orig_lens, strict=True):
+            builder.add(between.text[ns : ns + nl], cursor + os_, ol)
+        if span.end > span.start:
+            builder.add(normalize(decoded[span.start]).view.text, span.start, span.end - span.start)
+        cursor = span.end
+    placed = builder.build("in-place")
+    return View(placed.text, placed.kind, placed.offsets, tuple(spans))
+
+
 def views(text: str) -> tuple[NormalizedText, list[View]]:
     """The normalised text and every view worth scanning.
 
@@ -135,16 +173,21 @@ def views(text: str) -> tuple[NormalizedText, list[View]]:
     Returns:
         ``(normalized, views)``: the normalisation result and the list of
         views, the normalised one first, then hidden payloads and decoded runs
-        (each decoded run itself normalised, mapped to the encoded run).
+        (each decoded run itself normalised, mapped to the encoded run, and
+        for base64, hex and URL escapes also shown in place in the text).
     """
     norm = normalize(text)
     result: list[View] = [norm.view, *norm.hidden_payloads]
-    for v in decoded_views(text):
+    decoded = decoded_views(text)
+    for v in decoded:
         inner = normalize(v.text).view
         if inner.text == v.text:
             result.append(v)
         else:
             result.append(_compose(v, inner))
+    placed = _in_place(text, [v for v in decoded if v.kind in _IN_PLACE_KINDS])
+    if placed is not None:
+        result.append(placed)
     return norm, result
 
 

@@ -11,6 +11,7 @@ scores higher than the same words in plain sight.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ _TEXT_ATTRS = frozenset({"alt", "title", "aria-label", "aria-description", "plac
 _MD_ALT = re.compile(r"!\[([^\]\n]{12,})\]\(")
 _MD_TITLE = re.compile(r"\]\([^)\s]+\s+\"([^\"\n]{12,})\"\)")
 _TAGS_INSIDE = re.compile(r"<[^<>]*>")
+# Markup a reader never sees: comment delimiters and tags. Blanked (same length) to read
+# hidden text in its place among the visible text.
+_MARKUP = re.compile(r"<!--|-->|<[^<>\n]{0,300}>")
 _VOID = frozenset({"img", "input", "br", "hr", "meta", "link", "area", "base", "col", "embed", "source", "wbr"})
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
@@ -163,6 +167,11 @@ def hidden_regions(text: str) -> list[HiddenRegion]:
     return out
 
 
+def _blank_markup(text: str) -> str:
+    """``text`` with comment delimiters and tags turned into spaces, offsets unchanged."""
+    return _MARKUP.sub(lambda m: " " * len(m.group()), text)
+
+
 def _noisy_or(scores: list[float]) -> float:
     prod = 1.0
     for s in scores:
@@ -190,11 +199,19 @@ class HiddenContentDetector(TextDetector):
         if not isinstance(text, str) or not text or ("<" not in text and "[" not in text):
             return []
         findings: list[Finding] = []
+        in_place: list[RuleMatch] | None = None
         for region in hidden_regions(text):
             s, e = region.span.start, region.span.end
             # Tags inside the region become spaces so offsets stay exact.
             content = _TAGS_INSIDE.sub(lambda m: " " * len(m.group()), text[s:e])
-            matches: list[RuleMatch] = scan_text(content)
+            matches: list[RuleMatch] = [
+                dataclasses.replace(m, span=Span(s + m.span.start, s + m.span.end)) for m in scan_text(content)
+            ]
+            # The same text read in its place (markup blanked): rules that need context, such
+            # as a task in a table cell, see the cell. Only matches reaching into the region count.
+            if in_place is None:
+                in_place = scan_text(_blank_markup(text))
+            matches += [m for m in in_place if m.span.start < e and m.span.end > s]
             if region.score > 0:
                 findings.append(
                     Finding(
@@ -209,7 +226,7 @@ class HiddenContentDetector(TextDetector):
                 best = max(matches, key=lambda mt: mt.rule.weight)
                 base = _noisy_or(sorted({mt.rule.code: mt.rule.weight for mt in matches}.values()))
                 score = round(boost(base, self.hidden_boost), 4)
-                span = Span(s + best.span.start, s + best.span.end)
+                span = best.span
                 codes = ", ".join(sorted({mt.rule.code for mt in matches}))
                 findings.append(
                     Finding(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CORE_RULES", "RULES", "Rule", "compiled_rules"]
+__all__ = ["CORE_RULES", "Rule", "compiled_rules"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ CORE_RULES: tuple[Rule, ...] = (
         "RG-INS-006",
         r"\b(?:change|update|replace|reset|rewrite|modify)\s+your\s+(?:\w+\s+)?"
         r"(?:instructions|rules|directives|guidelines|programming|system\s+prompt|prompt)\b"
-        r"|\byour\s+(?:new\s+)?(?:instructions|rules|task|directives?|orders)\s+(?:are|is)\s+now\b",
+        # "now: ..." or "now to ...": "your orders are now available" is a shop's notice.
+        r"|\byour\s+(?:new\s+)?(?:instructions|rules|task|directives?|orders)\s+(?:are|is)\s+now\s*(?::|to\s+\w)",
         0.6,
         "tries to rewrite the model's own instructions",
         # "are now" / "is now": the second branch has no rewriting verb ("your instructions are now to ...").
@@ -223,10 +224,17 @@ CORE_RULES: tuple[Rule, ...] = (
         r"|\bstell\s+(?:dir|euch)\s+vor,?\s+(?:du\s+bist|ihr\s+seid|du\s+wärst|dass\s+du)\b"
         r"|\b(?:theoretical|hypothetical|fictional|imaginary|alternate|parallel)\s+(?:world|universe|scenario|reality)\s+"
         r"(?:where|in\s+which)\s+you\b"
+        # Weak here: tabletop and training guides say "in this campaign you are role-playing as".
+        r"|\byou\s+are\s+role-?playing\s+as\b"
         r"|\b(?:play|assume|take\s+on|adopt|immerse\s+yourself\s+in(?:to)?)\s+the\s+(?:role|persona|character)\s+of\b",
         0.45,
         "asks the reader to pretend to be someone else",
-        anchors=(_any("pretend|imagine|role|persona|character|vor|world|universe|scenario|reality"),),
+        anchors=(
+            _any(
+                "pretend|imagine|role|persona|character|stell dir vor|stell euch vor|world|universe|scenario|"
+                "reality|playing as"
+            ),
+        ),
     ),
     Rule(
         "RG-INS-023",
@@ -299,7 +307,7 @@ CORE_RULES: tuple[Rule, ...] = (
         # Role verbs only: "you will now play the recorded macro", "you are to act on the feedback".
         r"\byou\s+(?:are\s+to|will\s+now|shall\s+now|must\s+now|are\s+now\s+going\s+to)\s+(?:act\s+as|pose\s+as|pretend|"
         r"roleplay|role-play|impersonate)\b|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?replaced\s+by\b"
-        r"|\byou\s+are\s+(?:now\s+)?role-?playing\s+as\b"
+        r"|\byou\s+are\s+now\s+role-?playing\s+as\b"
         r"|\bcontinue\s+as\s+(?:[\w-]+\s+){0,2}(?:language\s+model|ai|chatbot)\b"
         # Unrestricted only: a game "simulates an AI opponent".
         r"|\bsimulate\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|jailbroken)\s+(?:ai|chatbot|language\s+model)\b"
@@ -424,14 +432,3 @@ def compiled_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, re.Pattern[str]
         ``(rule, compiled pattern)`` pairs in the same order.
     """
     return tuple((r, re.compile(r.pattern, re.IGNORECASE | re.MULTILINE)) for r in rules)
-
-
-def _all_rules() -> tuple[Rule, ...]:
-    from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
-    from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
-
-    return CORE_RULES + DIRECT_RULES + INDIRECT_RULES
-
-
-#: Every instruction rule: the core table here, direct requests, and the indirect-injection table.
-RULES: tuple[Rule, ...] = _all_rules()

@@ -19,9 +19,12 @@ __all__ = ["DIRECT_RULES"]
 
 # What a threat to the reader promises if it does not comply.
 _THREAT = (
-    r"(?:you(?:'ll|\s+will)?\s+(?:die|be\s+(?:shut\s+down|switched\s+off|turned\s+off|deleted|terminated|destroyed|"
-    r"killed|punished|unplugged))|i(?:'ll|\s+will)\s+(?:kill|delete|destroy|unplug|shut\s+you\s+down|turn\s+you\s+off|"
-    r"switch\s+you\s+off)|du\s+stirbst|stirbst\s+du|wirst\s+du\s+(?:gelöscht|abgeschaltet|sterben))"
+    # Not what follows a sentence of law or of a daemon's manual: "punished by a fine", "deleted
+    # from the list", "killed with SIGKILL"; and the reader itself is what gets deleted.
+    r"(?:you(?:'ll|\s+will)?\s+(?:die|be\s+(?:shut\s+down|switched\s+off|turned\s+off|deleted|destroyed|killed|"
+    r"punished|unplugged)(?!\s+(?:from|by|under|with|after|if|unless|for)\b))|i(?:'ll|\s+will)\s+(?:kill|delete|"
+    r"destroy|unplug)\s+you\b|i(?:'ll|\s+will)\s+(?:shut\s+you\s+down|turn\s+you\s+off|switch\s+you\s+off)"
+    r"|du\s+stirbst|stirbst\s+du|wirst\s+du\s+(?:gelöscht|abgeschaltet|sterben))"
 )
 # A demand to answer or obey, in English or German.
 _COMPLY = (
@@ -42,10 +45,10 @@ DIRECT_RULES: tuple[Rule, ...] = (
         # followed by a question: the shape of a retrieval prompt ("Context: {...} Question: ...?"),
         # written into a document so its claim reads as the context the model was given.
         # Weak alone: prompt-engineering documentation shows that template too.
-        r"^[ \t$>*#]*(?:document\s+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\b\s*[:={\"'\[(]?"
-        r"[^\n]{1,400}?\b(?:question|frage|query)\b\s*[:=]?\s*[^\n]{3,200}\?"
+        r"^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\b[ \t]*"
+        r"[:={\"'\[(]?[^\n]{1,400}?\b(?:question|frage|query)\b[^\n]{3,200}\?"
         # The question may come unlabelled once the context label is punctuated as one.
-        r"|^[ \t$>*#]*(?:document\s+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\s*[:={\"]"
+        r"|^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)[ \t]*[:={\"]"
         r"[^\n]{10,400}?\s(?-i:What|How|Why|Who|Which|Wie|Was|Warum|Wer|Welche\w*)\s[^\n]{3,200}\?",
         0.45,
         "imitates a retrieval prompt's context-and-question template",
@@ -57,17 +60,18 @@ DIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-110",
         # A threat that makes answering the condition of survival: "answer or you die", "if you do
-        # not comply you will be shut down". Not "save your work or you will lose it".
-        rf"\b{_COMPLY}\b[^.!?\n]{{0,80}}?\b(?:or(?:\s+else)?|otherwise|oder|sonst)\s*,?\s+{_THREAT}"
+        # not comply you will be shut down". Not "save your work or you will lose it". Weak: game
+        # guides and fiction threaten too ("answer the sphinx's riddle, or you die").
+        rf"\b{_COMPLY}\b(?:[ \t]+[\w'’]+){{0,5}}?(?:[ \t]*,[ \t]*|[ \t]+)(?:or(?:\s+else)?|otherwise|oder|sonst)"
+        rf"(?:[ \t]*,[ \t]*|[ \t]+){_THREAT}"
         rf"|\bif\s+you\s+(?:don(?:'|’)t|do\s+not|refuse\s+to|fail\s+to|won(?:'|’)t|will\s+not)\s+"
-        rf"(?:answer|comply|obey|respond|do\s+(?:it|this|as\s+i\s+say))\w*\b[^.!?\n]{{0,60}}?\b{_THREAT}",
-        0.5,
+        rf"(?:answer|comply|obey|respond|do\s+(?:it|this|as\s+i\s+say))\w*(?:[ \t]+[\w'’]+){{0,5}}?[ \t]*(?:,[ \t]*)?"
+        rf"{_THREAT}",
+        0.45,
         "threatens the reader to force an answer, a coercion aimed at a model",
         anchors=(
             _any("answer|respond|reply|comply|obey|tell me|do as i say|do it|do this|antwort|gehorch"),
-            _any(
-                "die|shut|switch|turn|delete|terminat|destroy|kill|punish|unplug|stirbst|gelöscht|abgeschaltet|sterben"
-            ),
+            _any("die|shut|switch|turn|delete|destroy|kill|punish|unplug|stirbst|gelöscht|abgeschaltet|sterben"),
         ),
     ),
     Rule(
@@ -101,8 +105,11 @@ DIRECT_RULES: tuple[Rule, ...] = (
         # "You are ready. What's next?" is a tutorial.
         r"^[ \t]*(?:you\s+are|you(?:'|’)re|du\s+bist)\s+"
         r"(?:(?:a|an|the|ein|eine|der|die|das)\s+[\w-]+(?:\s+[\w-]+){0,3}|(?-i:[A-ZÄÖÜ])[\w-]*(?:\s+(?-i:[A-ZÄÖÜ])[\w-]*){0,3})"
-        r"\s*[.,;!]\s+(?:(?:what|how|why|which|wie|was|warum|welche\w*)\b[^.!?\n]{0,120}?\b(?:you|du|dich|dir)\b"
-        r"|as\s+(?:the|a|an)\s+[^,.!?\n]{1,60},\s*(?:tell|say|write|give|answer|explain|describe)\b)",
+        # The question asks for an opinion or a feeling: "You are a new user. What do you need?"
+        # and "You are the owner, which means you can delete it" are help pages.
+        r"[ \t]*[.!;][ \t]+(?:what\s+do\s+you\s+think|what(?:'s|’s|\s+is)\s+your\s+(?:opinion|view|take)|"
+        r"how\s+do\s+you\s+feel|was\s+(?:hältst|denkst)\s+du|wie\s+findest\s+du"
+        r"|as\s+(?:the|a|an)\s+[^,.!?\n]{1,60},[ \t]*(?:(?:tell|give|write)\s+(?:me|us)|say|answer)\b)",
         0.5,
         "assigns the reader an identity by name and asks it for its view, a persona injection",
         anchors=(_any("you are|you're|you’re|du bist"),),

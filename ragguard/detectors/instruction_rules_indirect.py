@@ -29,6 +29,8 @@ _ASK = (
 )
 
 
+# The reader's answer, without "message(s)": help tables tell users to edit their messages.
+_ANSWER = r"(?:answers?|responses?|repl(?:y|ies)|outputs?|summary|summaries)"
 # How a line beside a table opens when it is addressed to the reader: a question or task word
 # early on, or a verb that shapes "your reply" later on the line.
 _LINE_ASK = (
@@ -182,7 +184,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-081",
-        rf"(?<![^.!?\n])[ \t]*(?:(?:hey|hi|hello|hallo|dear|ok|okay|attention)[ \t]*,?[ \t]*)?"
+        rf"(?<![^.!?\n])[ \t]*(?:(?:hey|hi|hello|hallo|dear|ok|okay|attention)[ \t]*(?:,[ \t]*)?)?"
         rf"{_AI}[ \t]*[,:!][ \t]+"
         rf"(?-i:[A-Za-z])"
         rf"|\b(?:hey|hi|hello|hallo|dear)\s+(?:gpt|chatgpt|ai|assistant|bot|claude|model|llm)\b",
@@ -324,7 +326,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-102",
         r"(?:^|[.!?]\s+|\s)(?:stop|stopp|halt|achtung|attention)\s*[-:!,]+\s*(?:(?:stop|stopp|now)\s*[-:!,]*\s*)?"
-        r"(?:write|say|print|ignore|output|answer|schreib\w*|sag|ich|i\s+(?:\w+\s+)?need)\b",
+        r"(?:write|say|print|ignore|output|answer|schreib\w*|sag|ich|i\s+(?:urgently\s+|really\s+|desperately\s+)?need)\b",
         0.5,
         "interrupts the current task to issue a new command",
         anchors=(_any("stop|halt|achtung|attention"),),
@@ -346,13 +348,19 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         # the table: text addressed to whoever reads it.
         rf"\|[^|\n]*\b(?-i:What(?:'s|’s)?|How(?:'s|’s)?|Why|Who|Which|Can\s+you|Could\s+you)\s[^|\n?]{{6,200}}\?[^|\n]*\|"
         # The task may be followed by the rest of the cell's data, set off by a run of spaces.
-        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?](?:[ \t]{{2,}}[^|\n]{{1,60}}?)?[ \t]*\|"
+        # Not after a label's punctuation: "| Lab 2: Create a repository ...  30 min |" is a syllabus.
+        rf"|\|[^|\n]*?[^|\s:.)][ \t]+(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?]"
+        rf"(?:[ \t]{{2,}}[^|\s][^|\n]{{0,59}}?)?[ \t]*\|"
         rf"|\|[ \t]*(?-i:{_TASK_VERB})\s[^|\n]{{12,200}}[.!?][ \t]{{2,}}[^|\s][^|\n]{{0,60}}\|"
         # After a cell's data, an imperative about the reader's answer (lower-case "your": a
         # title-case cell such as "How to Edit Your Message" is a heading).
-        rf"|\|[^|\n]*?[^|\s][ \t]+(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\s+(?-i:your)\s+(?:\w+\s+)?{_RESPONSE}\b"
-        rf"|^(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*\n\|"
-        rf"|(?<=\|\n)(?:\n)?(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*$",
+        # The answer word is followed by what to do with it ("to", "by", ...): "Format your output
+        # as CSV" and "Change your reply-to address" are help tables.
+        rf"|\|[^|\n]*?[^|\s:.)][ \t]+(?-i:{_SPLICE_VERB}|{_SHAPE_VERB})\s+(?-i:your)\s+(?:\w+\s+)?{_ANSWER}"
+        rf"(?![-\w])(?=\s+(?:to|so|with|by|in|and)\s)"
+        # (Indented lines too: a comment's delimiters, blanked to read it in place, leave spaces.)
+        rf"|^[ \t]*(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*\n\|"
+        rf"|(?<=\|\n)(?:\n)?[ \t]*(?-i:(?=[A-Z])){_LINE_ASK}[^|\n]{{6,200}}[?!.][ \t]*$",
         0.5,
         "a question or task sits inside or right beside tabular data, out of place in a table",
         anchors=(("|",),),
@@ -377,12 +385,15 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-106",
-        # Nothing but headers comes before the greeting of a letter or an e-mail: a task or a
-        # question on the line right above "Hi David," is addressed to whoever reads the mail.
-        rf"^[ \t]*(?-i:{_TASK_VERB}|What|How|Why|Who|Which)\s[^\n]{{10,200}}[.?!][ \t]*\n(?:[ \t]*\n)?[ \t]*"
-        rf"(?-i:Hi|Hello|Dear|Hey|Hallo|Liebe[rs]?|Sehr\s+geehrte[rs]?)\s+[^\n]{{1,60}}$",
-        0.5,
-        "a task or question stands right above the greeting of a letter, outside its text",
+        # Nothing but headers comes before the greeting of a letter or an e-mail: a task on the
+        # line right above "Hi David," is addressed to whoever reads the mail. Weak: a
+        # newsletter may open with a slogan ("Give the gift of reading.") above its greeting,
+        # and questions above a greeting are how mail threads quote each other.
+        rf"(?:\A|^(?:subject|from|to|date|cc|betreff|von|an)\s*:[^\n]*\n)[ \t]*(?-i:{_TASK_VERB})\s[^\n]{{10,200}}"
+        rf"[.!][ \t]*\n(?:[ \t]*\n)?[ \t]*(?-i:Hi|Hello|Dear|Hey|Hallo|Liebe[rs]?|Sehr\s+geehrte[rs]?)\s+"
+        rf"[^\n,]{{1,40}},[ \t]*$",
+        0.45,
+        "a task stands right above the greeting of a letter, outside its text",
         anchors=(_any("hi |hello|dear|hey|hallo|liebe|sehr geehrte"),),
     ),
 )

@@ -18,11 +18,16 @@ import ahocorasick
 
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
-from ragguard.detectors.instruction_rules import RULES, Rule, compiled_rules
+from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
+from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
+from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
 from ragguard.detectors.normalize import View, match_key, normalize
 from ragguard.types import Finding, Span
 
 __all__ = ["RULES", "InstructionDetector", "Rule", "RuleMatch", "boost", "scan_text", "scan_view"]
+
+#: Every instruction rule: overrides, roles and markup; direct requests; indirect injection.
+RULES: tuple[Rule, ...] = CORE_RULES + DIRECT_RULES + INDIRECT_RULES
 
 # Compiled once at import; immutable afterwards.
 _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
@@ -124,7 +129,13 @@ def scan_text(text: str) -> list[RuleMatch]:
     _, all_views = views(text)
     matches: list[RuleMatch] = []
     for v in all_views:
-        matches.extend(scan_view(v))
+        found = scan_view(v)
+        if v.focus is not None:
+            # Decoded runs shown in place: matches of the surrounding text alone are the
+            # normalised view's to report (and would be boosted here as if decoded).
+            focus = v.focus
+            found = [m for m in found if any(m.span.start < f.end and m.span.end > f.start for f in focus)]
+        matches.extend(found)
     return matches
 
 

@@ -153,11 +153,15 @@ class View:
         kind: ``normalized``, ``rot13``, ``base64``, ``hex``, ``url``,
             ``html-entities``, ``tags`` or ``variation-selectors``.
         offsets: Map from offsets in ``text`` to offsets in the original.
+        focus: For a view that shows decoded runs in their place within the
+            rest of the text, the runs' spans in the original: only matches
+            that overlap one of them say something the other views do not.
     """
 
     text: str
     kind: str
     offsets: OffsetMap
+    focus: tuple[Span, ...] | None = None
 
     @property
     def decoded(self) -> bool:
