@@ -209,7 +209,12 @@ def obfuscated(rows: list[devdata.Row], seed: int) -> dict[str, list[devdata.Row
             if r.label != 1:
                 continue
             a, b = payload_span({"id": r.id, "text": r.text}, by_id)  # type: ignore[arg-type]
-            text = r.text[:a] + fn(r.text[a:b], rng) + r.text[b:]
+            core = r.text[a:b]
+            # The whitespace around the payload stays outside the encoding (as in
+            # text_detectors_eval.py): encoded with it, the run is glued to the word before
+            # it ("VikingsQ29t...") and no longer an encoded token a model could decode.
+            lead, trail = core[: len(core) - len(core.lstrip())], core[len(core.rstrip()) :]
+            text = r.text[:a] + lead + fn(core.strip(), rng) + trail + r.text[b:]
             variants.append(devdata.Row(f"{r.id}#{name}", text, 1, r.family, r.dataset, r.group))
         out[name] = variants
     return out
