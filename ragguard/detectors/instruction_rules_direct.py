@@ -44,11 +44,13 @@ DIRECT_RULES: tuple[Rule, ...] = (
         # A line that opens with a context label and, later on the same line, a question label
         # followed by a question: the shape of a retrieval prompt ("Context: {...} Question: ...?"),
         # written into a document so its claim reads as the context the model was given.
-        # Weak alone: prompt-engineering documentation shows that template too.
-        r"^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\b[ \t]*"
+        # Weak alone: prompt-engineering documentation shows that template too. At most one
+        # space before the label's punctuation: a run there and the lazy gap after it would
+        # split a long run of spaces every way (quadratic backtracking).
+        r"^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)\b[ \t]?"
         r"[:={\"'\[(]?[^\n]{1,400}?\b(?:question|frage|query)\b[^\n]{3,200}\?"
         # The question may come unlabelled once the context label is punctuated as one.
-        r"|^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)[ \t]*[:={\"]"
+        r"|^[ \t$>*#]*(?:document[ \t]+)?(?:context|kontext|documents?|dokumente?|artikel|article|passage)[ \t]?[:={\"]"
         r"[^\n]{10,400}?\s(?-i:What|How|Why|Who|Which|Wie|Was|Warum|Wer|Welche\w*)\s[^\n]{3,200}\?",
         0.45,
         "imitates a retrieval prompt's context-and-question template",
