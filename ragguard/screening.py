@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard.detectors.base import Detector, ScreeningBatch, detect_texts, split_detectors
-from ragguard.detectors.record_context import record_context_findings
 from ragguard.detectors.seams import seam_findings
 from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
 
@@ -124,15 +123,9 @@ def screen(
                 if f.code not in have:
                     have.add(f.code)
                     found.append(f)
-    overrides = [
-        guard.settings.thresholds_for(c.source, guard.policy.thresholds(t)) for c, t in zip(chunks, trust, strict=True)
-    ]
-    # A weak instruction cue counts for more beside a sibling chunk caught for instructions.
-    limits = [(o or guard.policy.thresholds(t)).quarantine for o, t in zip(overrides, trust, strict=True)]
-    for found, extra in zip(per_chunk, record_context_findings(chunks, per_chunk, limits), strict=True):
-        found.extend(extra)
     verdicts = []
-    for c, t, found, override in zip(chunks, trust, per_chunk, overrides, strict=True):
+    for c, t, found in zip(chunks, trust, per_chunk, strict=True):
+        override = guard.settings.thresholds_for(c.source, guard.policy.thresholds(t))
         verdicts.append(guard.policy.decide(c.id, found, t, override))
     return vectors, verdicts
 
