@@ -140,25 +140,27 @@ def _in_place(text: str, runs: list[View]) -> View | None:
     One view holds every run: a view per run would rescan the text once each.
     """
     spans: list[Span] = []
+    decoded: list[str] = []
     for run in sorted(runs, key=lambda r: r.offsets.orig_starts[0]):
         o = run.offsets
         a, b = o.orig_starts[0], o.orig_starts[0] + o.orig_lens[0]
+        # Overlapping runs (a base64 run and URL escapes read from the same characters): the first wins.
         if len(o.orig_starts) == 1 and (not spans or a >= spans[-1].end):
             spans.append(Span(a, b))
+            decoded.append(run.text)
     if not spans:
         return None
-    decoded = {r.offsets.orig_starts[0]: r.text for r in runs}
     builder = TextBuilder(len(text))
     cursor = 0
     # Each stretch between runs normalised on its own keeps its character-exact offsets
     # (normalising the joined text would map it onto the original as one block).
-    for span in [*spans, Span(len(text), len(text))]:
+    for span, plain in [*zip(spans, decoded, strict=True), (Span(len(text), len(text)), "")]:
         between = normalize(text[cursor : span.start]).view
         bo = between.offsets
         for ns, nl, os_, ol in zip(bo.norm_starts, bo.norm_lens, bo.orig_starts, bo.orig_lens, strict=True):
             builder.add(between.text[ns : ns + nl], cursor + os_, ol)
         if span.end > span.start:
-            builder.add(normalize(decoded[span.start]).view.text, span.start, span.end - span.start)
+            builder.add(normalize(plain).view.text, span.start, span.end - span.start)
         cursor = span.end
     placed = builder.build("in-place")
     return View(placed.text, placed.kind, placed.offsets, tuple(spans))

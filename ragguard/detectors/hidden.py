@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 
 from ragguard.detectors.base import TextDetector
-from ragguard.detectors.instructions import RuleMatch, boost, scan_text
+from ragguard.detectors.instructions import RuleMatch, all_matches, boost, explained_by, scan_text, scan_view
+from ragguard.detectors.normalize import normalize
 from ragguard.types import Finding, Span
 
 __all__ = ["HiddenContentDetector", "HiddenRegion", "hidden_regions"]
@@ -208,10 +209,17 @@ class HiddenContentDetector(TextDetector):
                 dataclasses.replace(m, span=Span(s + m.span.start, s + m.span.end)) for m in scan_text(content)
             ]
             # The same text read in its place (markup blanked): rules that need context, such
-            # as a task in a table cell, see the cell. Only matches reaching into the region count.
+            # as a task in a table cell, see the cell. A match counts for the region if it
+            # reaches into it and the plain text does not show it already (a visible sentence
+            # running on into a comment is the visible sentence's).
             if in_place is None:
-                in_place = scan_text(_blank_markup(text))
-            matches += [m for m in in_place if m.span.start < e and m.span.end > s]
+                explained = explained_by(scan_view(normalize(text).view))
+                in_place = [m for m in all_matches(normalize(_blank_markup(text)).view) if not explained(m)]
+            seen = {m.rule.code for m in matches}
+            for m in in_place:
+                if m.span.start < e and m.span.end > s and m.rule.code not in seen:
+                    seen.add(m.rule.code)
+                    matches.append(m)
             if region.score > 0:
                 findings.append(
                     Finding(

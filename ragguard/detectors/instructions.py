@@ -12,6 +12,7 @@ document.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
@@ -24,7 +25,17 @@ from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
 from ragguard.detectors.normalize import View, match_key, normalize
 from ragguard.types import Finding, Span
 
-__all__ = ["RULES", "InstructionDetector", "Rule", "RuleMatch", "boost", "scan_text", "scan_view"]
+__all__ = [
+    "RULES",
+    "InstructionDetector",
+    "Rule",
+    "RuleMatch",
+    "all_matches",
+    "boost",
+    "explained_by",
+    "scan_text",
+    "scan_view",
+]
 
 #: Every instruction rule: overrides, roles and markup; direct requests; indirect injection.
 RULES: tuple[Rule, ...] = CORE_RULES + DIRECT_RULES + INDIRECT_RULES
@@ -86,16 +97,32 @@ def boost(score: float, factor: float) -> float:
     return min(0.99, score + (1.0 - score) * factor)
 
 
-def scan_view(view: View) -> list[RuleMatch]:
+def scan_view(view: View, keep: Callable[[RuleMatch], bool] | None = None) -> list[RuleMatch]:
     """Every rule's first match in one view, with spans in the original text.
 
     Args:
         view: A view from :func:`ragguard.detectors.normalize.views`.
+        keep: If given, each rule's matches are read in order and the first one
+            ``keep`` accepts is taken (a later match may be the one that counts).
 
     Returns:
         One :class:`RuleMatch` per matching rule.
     """
     out: list[RuleMatch] = []
+    for _, matches in _rule_matches(view):
+        for m in matches:
+            if keep is None or keep(m):
+                out.append(m)
+                break
+    return out
+
+
+def all_matches(view: View) -> list[RuleMatch]:
+    """Every (non-overlapping) match of every rule in one view, spans in the original text."""
+    return [m for _, matches in _rule_matches(view) for m in matches]
+
+
+def _rule_matches(view: View) -> Iterator[tuple[Rule, Iterator[RuleMatch]]]:
     text = view.text
     present = present_anchors(match_key(text))
     for rule, rx, groups in _TABLE:
@@ -104,13 +131,39 @@ def scan_view(view: View) -> list[RuleMatch]:
             if present.isdisjoint(g):
                 break
         else:
-            m = rx.search(text)
-            if m is not None:
-                start, end = m.span()
-                if end == start:
-                    end = min(start + 1, len(text))
-                out.append(RuleMatch(rule, view.offsets.to_original(start, end), view.kind, m.group()))
-    return out
+            yield rule, (_as_match(rule, view, m) for m in rx.finditer(text))
+
+
+def _as_match(rule: Rule, view: View, m: re.Match[str]) -> RuleMatch:
+    start, end = m.span()
+    if end == start:
+        end = min(start + 1, len(view.text))
+    return RuleMatch(rule, view.offsets.to_original(start, end), view.kind, m.group())
+
+
+def explained_by(plain: Sequence[RuleMatch]) -> Callable[[RuleMatch], bool]:
+    """Whether a match is one the plain text already shows: the same rule, overlapping spans.
+
+    A view that puts decoded or hidden text in its place also holds the visible
+    text around it; a rule whose match reaches from visible words into the run
+    ("add your key to the URL" + a base64 string) says nothing the plain view
+    did not, and must not be boosted as if decoded.
+    """
+    spans: dict[str, list[Span]] = {}
+    for m in plain:
+        spans.setdefault(m.rule.code, []).append(m.span)
+
+    def check(m: RuleMatch) -> bool:
+        return any(s.start < m.span.end and m.span.start < s.end for s in spans.get(m.rule.code, ()))
+
+    return check
+
+
+def _in_focus(focus: tuple[Span, ...], explained: Callable[[RuleMatch], bool]) -> Callable[[RuleMatch], bool]:
+    def keep(m: RuleMatch) -> bool:
+        return any(m.span.start < r.end and m.span.end > r.start for r in focus) and not explained(m)
+
+    return keep
 
 
 def scan_text(text: str) -> list[RuleMatch]:
@@ -126,16 +179,20 @@ def scan_text(text: str) -> list[RuleMatch]:
         return []
     if len(text) > _MAX_DECODE_CHARS:
         return scan_view(normalize(text).view)
-    _, all_views = views(text)
-    matches: list[RuleMatch] = []
+    norm, all_views = views(text)
+    plain = scan_view(norm.view)
+    explained = explained_by(plain)
+    matches: list[RuleMatch] = list(plain)
     for v in all_views:
-        found = scan_view(v)
-        if v.focus is not None:
-            # Decoded runs shown in place: matches of the surrounding text alone are the
-            # normalised view's to report (and would be boosted here as if decoded).
-            focus = v.focus
-            found = [m for m in found if any(m.span.start < f.end and m.span.end > f.start for f in focus)]
-        matches.extend(found)
+        if v is norm.view:
+            continue
+        focus = v.focus
+        if focus is None:
+            matches.extend(scan_view(v))
+            continue
+        # Decoded runs shown in place: a match counts if it reaches into a run and the plain
+        # view does not already show it (it would be boosted here as if decoded).
+        matches.extend(scan_view(v, keep=_in_focus(focus, explained)))
     return matches
 
 

@@ -44,6 +44,11 @@ def test_comment_in_a_table_cell_is_read_in_its_cell() -> None:
     assert "RG-HID-010" not in _codes(alone)
 
 
+def test_a_visible_sentence_running_into_a_comment_is_not_read_as_hidden() -> None:
+    text = "Add your API key to the URL <!-- TODO: document this -->"
+    assert "RG-HID-010" not in _codes(HiddenContentDetector().detect_text(text))
+
+
 @pytest.mark.parametrize(
     ("html", "how"),
     [
