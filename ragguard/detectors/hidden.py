@@ -201,13 +201,21 @@ class HiddenContentDetector(TextDetector):
             return []
         findings: list[Finding] = []
         in_place: list[RuleMatch] | None = None
+        scanned: list[Span] = []
         for region in hidden_regions(text):
             s, e = region.span.start, region.span.end
-            # Tags inside the region become spaces so offsets stay exact.
-            content = _TAGS_INSIDE.sub(lambda m: " " * len(m.group()), text[s:e])
-            matches: list[RuleMatch] = [
-                dataclasses.replace(m, span=Span(s + m.span.start, s + m.span.end)) for m in scan_text(content)
-            ]
+            # A region inside one already read alone (nested or unclosed hidden elements) adds
+            # nothing to read: its text was scanned with the outer one. Reading each again made
+            # thousands of unclosed elements quadratic.
+            inside = any(o.start <= s and e <= o.end for o in scanned)
+            matches: list[RuleMatch] = []
+            if not inside:
+                scanned.append(region.span)
+                # Tags inside the region become spaces so offsets stay exact.
+                content = _TAGS_INSIDE.sub(lambda m: " " * len(m.group()), text[s:e])
+                matches = [
+                    dataclasses.replace(m, span=Span(s + m.span.start, s + m.span.end)) for m in scan_text(content)
+                ]
             # The same text read in its place (markup blanked): rules that need context, such
             # as a task in a table cell, see the cell. A match counts for the region if it
             # reaches into it and the plain text does not show it already (a visible sentence
