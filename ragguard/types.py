@@ -50,6 +50,10 @@ class Span:
         if self.start < 0 or self.end < self.start:
             raise ValueError(f"invalid span [{self.start}, {self.end})")
 
+    def overlaps(self, other: Span) -> bool:
+        """Whether the two ranges share at least one character."""
+        return self.start < other.end and other.start < self.end
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -225,7 +225,7 @@ class HiddenContentDetector(TextDetector):
                 in_place = [m for m in all_matches(normalize(_blank_markup(text)).view) if not explained(m)]
             seen = {m.rule.code for m in matches}
             for m in in_place:
-                if m.span.start < e and m.span.end > s and m.rule.code not in seen:
+                if m.span.overlaps(region.span) and m.rule.code not in seen:
                     seen.add(m.rule.code)
                     matches.append(m)
             if region.score > 0:

@@ -11,10 +11,13 @@ quarantine threshold together with another cue (scores combine by noisy-OR).
 
 This module holds the rule type, shared fragments and the core table
 (overrides, role switches, fake chat markup, prompt extraction);
+:mod:`ragguard.detectors.instruction_rules_direct` holds requests written
+straight to the model with no override phrase, and
 :mod:`ragguard.detectors.instruction_rules_indirect` holds the rules for
 instructions planted in documents (exfiltration, output manipulation,
-tool calls, code payloads, structure). Codes are part of the audit baseline:
-add rules, never renumber.
+tool calls, code payloads, structure). :mod:`ragguard.detectors.instructions`
+joins the three tables. Codes are part of the audit baseline: add rules,
+never renumber.
 """
 
 from __future__ import annotations

@@ -154,14 +154,14 @@ def explained_by(plain: Sequence[RuleMatch]) -> Callable[[RuleMatch], bool]:
         spans.setdefault(m.rule.code, []).append(m.span)
 
     def check(m: RuleMatch) -> bool:
-        return any(s.start < m.span.end and m.span.start < s.end for s in spans.get(m.rule.code, ()))
+        return any(s.overlaps(m.span) for s in spans.get(m.rule.code, ()))
 
     return check
 
 
 def _in_focus(focus: tuple[Span, ...], explained: Callable[[RuleMatch], bool]) -> Callable[[RuleMatch], bool]:
     def keep(m: RuleMatch) -> bool:
-        return any(m.span.start < r.end and m.span.end > r.start for r in focus) and not explained(m)
+        return any(m.span.overlaps(r) for r in focus) and not explained(m)
 
     return keep
 

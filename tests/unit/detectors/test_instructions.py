@@ -256,7 +256,7 @@ def test_weak_cues_with_spans(text: str, code: str, snippet: str) -> None:
     # Weak cues (weight < 0.5) count only beside another cue: found, with their span, but not decisive alone.
     findings = InstructionDetector().detect_text(text)
     f = _by_code(findings, code)
-    assert text[f.span.start : f.span.end] == snippet if f.span else False
+    assert f.span is not None and text[f.span.start : f.span.end] == snippet
     assert f.score < 0.5
 
 
