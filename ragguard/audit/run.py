@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
 from ragguard.retrieval import RetrievalFilter
-from ragguard.stores.base import Collection, StoreView, iter_id_batches
+from ragguard.stores.base import Collection, StoreView, iter_id_batches, read_ahead
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
 
 if TYPE_CHECKING:
@@ -285,6 +285,15 @@ def _strongest_per_rule(findings: tuple[Finding, ...]) -> list[Finding]:
     return list(best.values())
 
 
+def _read_pages(
+    col: Collection, page_size: int, scope: Callable[[str], bool] | None
+) -> Iterator[tuple[list[StoredChunk], int]]:
+    """Each page of ``col`` in the shard, with how many ids the walk has listed by then."""
+    # The shard is chosen on ids, before any content is read: n shards read 1/n each.
+    for ids, listed in iter_id_batches(col, page_size, keep=scope):
+        yield (col.get(ids) if ids else []), listed
+
+
 def run_audit(
     guard: Guard,
     *,
@@ -331,9 +340,8 @@ def run_audit(
         done = 0
         for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
             listed = 0
-            # The shard is chosen on ids, before any content is read: n shards read 1/n each.
-            for ids, listed in iter_id_batches(col, page_size, keep=scope):
-                page = col.get(ids) if ids else []
+            # The next page is read while this one is checked (the read releases the GIL).
+            for page, listed in read_ahead(_read_pages(col, page_size, scope)):
                 if page:  # empty when every chunk was deleted since the listing
                     handle(page)
                 if progress is not None:

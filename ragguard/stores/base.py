@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +21,7 @@ from ragguard.types import MetadataValue, StoredChunk
 
 QUARANTINE_SUFFIX = "__quarantine"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -312,3 +315,60 @@ def iter_pages(
         page = col.get(ids) if include_embeddings else col.get(ids, include_embeddings=False)
         if page:
             yield page
+
+
+def read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` while a background thread produces up to ``depth`` of them ahead.
+
+    Store reads spend most of their time in native code that releases the GIL
+    (Chroma's core, a socket), so reading the next page overlaps checking this
+    one. Items come out in order; an exception raised while producing is raised
+    here, at the item where it happened. When the consumer stops early (it
+    breaks, fails, or closes the generator), the producer stops after the item
+    in hand, and this generator returns only once the thread has ended, so no
+    read outlives the walk that asked for it.
+
+    Args:
+        items: What to produce ahead (typically a generator of store reads).
+        depth: Items held ready beyond the one being consumed; 0 reads in line.
+    """
+    if depth < 1:
+        yield from items
+        return
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+            return
+        put((False, end))
+
+    worker = threading.Thread(target=produce, name="ragguard-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, value = ready.get()
+            if ok:
+                yield value
+            elif value is end:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        worker.join()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ragguard.errors import StoreError
 from ragguard.stores import ChromaStore, InMemoryStore, StoreView
 from ragguard.stores.base import Collection
 
@@ -53,3 +54,31 @@ def test_nearest_ids_returns_ids_and_distances_only(tmp_path: Path) -> None:
     [row] = col.nearest_ids(q, 3)
     assert row[0][0] == "c1" and row[0][1] == pytest.approx(0.0, abs=1e-5)
     assert len(row) == 3 and all(isinstance(i, str) and isinstance(d, float) for i, d in row)
+
+
+def test_a_big_query_batch_answers_each_vector_in_order_when_its_calls_run_in_threads(tmp_path: Path) -> None:
+    col = _filled("chroma", tmp_path)
+    vecs = np.asarray([r.embedding for r in col.get([f"c{i}" for i in range(60)])], dtype=np.float32)
+    queries = np.concatenate([vecs, vecs[::-1], vecs[:30]])  # 150 vectors: three Chroma calls of up to 64
+    one_by_one = [col.nearest_ids(q, 5)[0] for q in queries]
+    assert col.nearest_ids(queries, 5) == one_by_one
+    assert [[(c.id, c.text) for c in row] for row in col.query(queries, 3)] == [
+        [(c.id, c.text) for c in col.query(q, 3)[0]] for q in queries
+    ]
+
+
+def test_a_failing_call_in_a_threaded_batch_is_a_store_error(tmp_path: Path) -> None:
+    col = _filled("chroma", tmp_path)
+    native = col.native  # type: ignore[attr-defined]
+    calls = {"n": 0}
+    real = native.query
+
+    def flaky(**kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("index file gone")
+        return real(**kw)
+
+    native.query = flaky
+    with pytest.raises(StoreError, match="index file gone"):
+        col.nearest_ids(np.ones((130, 16), dtype=np.float32), 3)

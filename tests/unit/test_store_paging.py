@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from audit_support import BAD, SRC, new_guard, served
 
-from ragguard.audit.run import in_shard
+from ragguard.audit.run import in_shard, run_audit
+from ragguard.errors import StoreError
 from ragguard.stores import ChromaStore, InMemoryStore, iter_id_batches, iter_id_pages, iter_pages
-from ragguard.stores.base import Collection
+from ragguard.stores.base import Collection, read_ahead
 from ragguard.types import StoredChunk
 
 
@@ -134,3 +136,58 @@ def test_id_batches_report_listed_ids_including_those_passed_over() -> None:
     got = list(iter_id_batches(col, 3, keep=lambda i: i in evens[:3], id_page_size=10))
     # first id page (c00-c09) keeps c00, c02, c04: one batch; the second keeps nothing: an empty batch.
     assert got == [(["c00", "c02", "c04"], 10), ([], 20)]
+
+
+def test_read_ahead_yields_every_item_in_order_at_any_depth() -> None:
+    for depth in (0, 1, 3):
+        assert list(read_ahead(iter(range(50)), depth)) == list(range(50))
+
+
+def test_read_ahead_raises_a_producer_failure_at_the_item_where_it_happened() -> None:
+    def items() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise StoreError("store went away")
+
+    got: list[int] = []
+    with pytest.raises(StoreError, match="went away"):
+        for x in read_ahead(items()):
+            got.append(x)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stops_its_reader_when_the_consumer_stops_early() -> None:
+    produced: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    before = threading.active_count()
+    gen = read_ahead(items(), depth=2)
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    gen.close()  # what a ``break`` or an exception in the walk does
+    assert threading.active_count() == before  # the reader thread has ended, not left blocked on a full queue
+    assert len(produced) <= 3 + 2 + 1  # consumed, held ready, and the one in hand
+
+
+def test_an_audit_reading_ahead_still_sees_each_chunk_once_and_fails_closed_on_a_read_error() -> None:
+    guard = new_guard()
+    guard.ingest([{"id": f"d{i}", "text": f"Ordinary passage number {i} about rivers."} for i in range(30)], source=SRC)
+    report = run_audit(guard, page_size=4)
+    assert report.counts.served == report.counts.verified == 30
+
+    col = served(guard)
+    calls = {"n": 0}
+    real_get = col.get
+
+    def flaky_get(ids: Sequence[str], **kw: object) -> list[StoredChunk]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise StoreError("connection reset")
+        return real_get(ids, **kw)  # type: ignore[arg-type]
+
+    col.get = flaky_get  # type: ignore[method-assign]  # the guard holds this very collection
+    with pytest.raises(StoreError, match="connection reset"):
+        run_audit(guard, page_size=4)
