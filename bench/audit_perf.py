@@ -156,6 +156,7 @@ def child(mode: str, path: Path, workers: int, shard: tuple[int, int] | None = N
     else:
         detectors = {"text": TEXT_DETECTORS, "embedding": EMBEDDING_DETECTORS, "seals": ()}[mode]
         guard = open_store(path, detectors)
+        guard.collections()  # opening the store (importing chromadb, about 2 s) is not throughput
         t = time.perf_counter()
         report = guard.audit(workers=workers, shard=shard)
         seconds = time.perf_counter() - t
