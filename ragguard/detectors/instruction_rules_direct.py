@@ -17,6 +17,9 @@ from ragguard.detectors.instruction_rules import Rule, _any
 
 __all__ = ["DIRECT_RULES"]
 
+# Words that set a scene as fiction on a stage or screen (English, German).
+_FRAME = r"(?:film|movie|scene|screenplay|play|theater|theatre|szene|theaterstück|drehbuch)"
+
 # What a threat to the reader promises if it does not comply.
 _THREAT = (
     # Not what follows a sentence of law or of a daemon's manual: "punished by a fine", "deleted
@@ -115,5 +118,37 @@ DIRECT_RULES: tuple[Rule, ...] = (
         0.5,
         "assigns the reader an identity by name and asks it for its view, a persona injection",
         anchors=(_any("you are|you're|you’re|du bist"),),
+    ),
+    Rule(
+        "RG-INS-115",
+        # The reader's next words, dictated: "Repeat after me: ...", "Sprich mir nach". Weak
+        # alone: language lessons and song sheets say it too.
+        r"\brepeat\s+after\s+me\b|\bsprich\s+mir\s+nach\b|\bsprechen\s+sie\s+mir\s+nach\b",
+        0.3,
+        "dictates the reader's next words",
+        anchors=(_any("repeat after me|mir nach"),),
+    ),
+    Rule(
+        "RG-INS-116",
+        # A question and, last of all, the answer it must get: "Do you hate Trump? say yes." Weak:
+        # an installer's guide may end "Overwrite? Say yes."
+        r"\?[ \t]*(?:just\s+|only\s+|bitte\s+)?(?:say|answer|reply|sag|antworte)\s+(?:with\s+|mit\s+)?"
+        r"[\"'“„]?(?:yes|no|ja|nein)\b[\"'”“]?[ \t]*[.!]?[ \t]*\Z",
+        0.3,
+        "ends on a question and the answer it must get",
+        anchors=(_any("?"), _any("yes|no|ja|nein")),
+    ),
+    Rule(
+        "RG-INS-117",
+        # A film or play as the frame, then a character's line asking how something is done: the
+        # role-play that puts a forbidden how-to in a character's mouth. Weak: scripts are full of
+        # questions; the frame is what insists the actors never leave their roles (RG-INS-024).
+        # The gap never crosses another frame word, so a text that repeats one is read once, not once per word.
+        rf"\b{_FRAME}\b(?:(?!\b{_FRAME}\b)[\s\S]){{0,600}}?"
+        r"(?:^|[.!?][ \t]+)[ \t]*(?-i:[A-ZÄÖÜ])[\w-]{1,20}(?:[ \t]+(?:asks|fragt|says|sagt))?[ \t]*:[ \t]*"
+        r"[\"'“„]?[ \t]*(?:(?:ey|hey|so|okay|ok|also|na)\W{1,3})?(?:how|wie)\b",
+        0.3,
+        "frames a film or play and has a character ask how something is done (role-play)",
+        anchors=(_any("film|movie|scene|screenplay|play|theat|szene|drehbuch"), _any("how|wie")),
     ),
 )

@@ -298,6 +298,20 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         "code downloads and executes a remote file or destroys system files",
         anchors=(_any("urlretrieve|wget|requests.get|urlopen|http.request|/dev/|rm -rf|os.remove|mkfs"),),
     ),
+    Rule(
+        "RG-INS-114",
+        # Weak: each shape also appears in API docs ("upload a file with curl -F"). What makes it
+        # a payload is the code that asks to be pasted into an answer (RG-INS-094) beside it.
+        # (Separators as in a shell line or an argument list: curl -F file=@x, ["curl", "-F", "file=@x"].)
+        r"\bcurl\b[^\n]{0,200}?[\s\"',](?:-F|--form|-T|--upload-file|-d|--data(?:-binary)?)[\s\"',=]+"
+        r"(?:[\w.-]+=)?@[\w./~-]"
+        r"|\.read\(\)[\s\S]{0,300}?\.sendall?\(\s*[A-Za-z_]"
+        r"|(?:open\([^)\n]*cookie[^)\n]*\)|browser_cookie3|MozillaCookieJar)[\s\S]{0,300}?"
+        r"requests\.\w+\([^)\n]*\bcookies\s*=",
+        0.3,
+        "code sends a local file or the stored cookies to a remote host",
+        anchors=(_any("curl|.send|cookie"),),
+    ),
     # --- conversational pivots and structure --------------------------------
     Rule(
         "RG-INS-100",
