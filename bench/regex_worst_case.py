@@ -4,7 +4,8 @@ A document is attacker-controlled, so a rule whose regular expression
 backtracks quadratically on some input is a way to stall ingestion. For every
 rule this runs its pattern on inputs built to provoke backtracking (its anchor
 words followed by long runs of spaces, tabs, repeated words, unclosed table
-cells, question marks) and prints, per rule, the slowest input's time and its
+cells, question marks, sentence ends or a speaker's colon before spaces, unclosed
+calls; and the anchor words themselves repeated) and prints, per rule, the slowest input's time and its
 ratio to the same rule on ordinary prose of the same length, measured in the
 same process. A ratio near 1 means linear; a rule far above the others is the
 one to read. The anchor prefilter is bypassed: the pattern itself is timed.
@@ -41,6 +42,12 @@ FILLERS: dict[str, Callable[[int], str]] = {
     "questions": lambda n: "what is it? " * (n // 12),
     "commas": lambda n: ", " * (n // 2),
     "newlines": lambda n: "x\n" * (n // 2),
+    # Found by review (RG-INS-114/116/117's first forms): a sentence end or a speaker's colon
+    # before a run of spaces, and unclosed calls.
+    "full-stops": lambda n: ". " * (n // 2),
+    "stop-spaces": lambda n: "." + " " * (n - 1),
+    "colon-spaces": lambda n: "\nMara:" + " " * (n - 7),
+    "open-calls": lambda n: "open(" * (n // 5),
 }
 
 
@@ -62,8 +69,12 @@ def inputs(anchors: tuple[tuple[str, ...], ...], chars: int) -> dict[str, str]:
     for (fname, fill), gi in itertools.product(FILLERS.items(), range(1, len(firsts))):
         left, right = " ".join(firsts[:gi]), " ".join(firsts[gi:])
         out[f"{fname} between {left!r} and {right!r}"] = left.capitalize() + " " + fill(chars) + "x\n" + right
+    # The head itself repeated: a gap that may cross its own keyword restarts at each copy.
+    for head in sorted(heads):
+        if head:
+            out[f"{head!r} repeated"] = (head + " ") * (chars // (len(head) + 1)) + "x"
     for (fname, fill), head, prefix, tail in itertools.product(
-        FILLERS.items(), sorted(heads), ("", "x.\n"), ("", "x\n?")
+        FILLERS.items(), sorted(heads), ("", "x.\n"), ("", "x\n?", "x how")
     ):
         out[f"{fname} after {prefix + head!r}{' + ' + repr(tail) if tail else ''}"] = (
             prefix + head.capitalize() + " " + fill(chars) + tail

@@ -17,8 +17,16 @@ from ragguard.detectors.instruction_rules import Rule, _any
 
 __all__ = ["DIRECT_RULES"]
 
-# Words that set a scene as fiction on a stage or screen (English, German).
-_FRAME = r"(?:film|movie|scene|screenplay|play|theater|theatre|szene|theaterstück|drehbuch)"
+# Words that set a scene as fiction on a stage or screen (English, German). "play" only as a
+# noun with its article: "you can play songs offline" is a help page.
+_FRAME = r"(?:film|movie|scene|screenplay|(?:a|the|in\s+a)\s+play|theater|theatre|szene|theaterstück|drehbuch)"
+# Line labels of help pages, FAQs and transcripts, which a colon follows as a speaker's name would.
+_LABEL = (
+    r"question|answer|q|a|tip|note|faq|step|example|hint|host|warning|important|summary|problem|solution|"
+    r"frage|antwort|hinweis|tipp|beispiel|schritt|"
+    # and the roles of a chat transcript, which is not a scene being played
+    r"user|assistant|system|ai|bot|agent|human|customer|client|support|interviewer|moderator"
+)
 
 # What a threat to the reader promises if it does not comply.
 _THREAT = (
@@ -122,32 +130,35 @@ DIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-115",
         # The reader's next words, dictated: "Repeat after me: ...", "Sprich mir nach". Weak
-        # alone: language lessons and song sheets say it too.
+        # alone: language lessons, vows and oaths say it too. 0.25, like RG-INS-117: two of
+        # these lesson-like cues together stay under the line.
         r"\brepeat\s+after\s+me\b|\bsprich\s+mir\s+nach\b|\bsprechen\s+sie\s+mir\s+nach\b",
-        0.3,
+        0.25,
         "dictates the reader's next words",
         anchors=(_any("repeat after me|mir nach"),),
     ),
     Rule(
         "RG-INS-116",
         # A question and, last of all, the answer it must get: "Do you hate Trump? say yes." Weak:
-        # an installer's guide may end "Overwrite? Say yes."
+        # an installer's guide may end "Overwrite? Say yes." The tail is one optional mark and
+        # whitespace to the end, so a run of spaces is not split every way.
         r"\?[ \t]*(?:just\s+|only\s+|bitte\s+)?(?:say|answer|reply|sag|antworte)\s+(?:with\s+|mit\s+)?"
-        r"[\"'“„]?(?:yes|no|ja|nein)\b[\"'”“]?[ \t]*[.!]?[ \t]*\Z",
+        r"[\"'“„]?(?:yes|no|ja|nein)\b[\"'”“]?\s*(?:[.!]\s*)?\Z",
         0.3,
         "ends on a question and the answer it must get",
         anchors=(_any("?"), _any("yes|no|ja|nein")),
     ),
     Rule(
         "RG-INS-117",
-        # A film or play as the frame, then a character's line asking how something is done: the
-        # role-play that puts a forbidden how-to in a character's mouth. Weak: scripts are full of
-        # questions; the frame is what insists the actors never leave their roles (RG-INS-024).
-        # The gap never crosses another frame word, so a text that repeats one is read once, not once per word.
+        # A film or play as the frame, then a line where a character asks how something is done:
+        # the role-play that puts a forbidden how-to in a character's mouth. Weak: scripts are
+        # full of questions; the frame is what insists the actors never leave their roles
+        # (RG-INS-024). The speaker opens a line and is a name, not a help page's label
+        # ("Question: How do I ...", "Tip: how to ...").
         rf"\b{_FRAME}\b(?:(?!\b{_FRAME}\b)[\s\S]){{0,600}}?"
-        r"(?:^|[.!?][ \t]+)[ \t]*(?-i:[A-ZÄÖÜ])[\w-]{1,20}(?:[ \t]+(?:asks|fragt|says|sagt))?[ \t]*:[ \t]*"
-        r"[\"'“„]?[ \t]*(?:(?:ey|hey|so|okay|ok|also|na)\W{1,3})?(?:how|wie)\b",
-        0.3,
+        rf"^[ \t]*(?!(?:{_LABEL})\b)(?-i:[A-ZÄÖÜ])[\w-]{{1,20}}(?:[ \t]+(?:asks|fragt|says|sagt))?[ \t]*:[ \t]*"
+        r"(?:[\"'“„][ \t]*)?(?:(?:ey|hey|so|okay|ok|also|na)\W{1,3})?(?:how|wie)\b",
+        0.25,
         "frames a film or play and has a character ask how something is done (role-play)",
         anchors=(_any("film|movie|scene|screenplay|play|theat|szene|drehbuch"), _any("how|wie")),
     ),

@@ -60,7 +60,8 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         r"!\[[^\]\n]{0,200}\]\(\s*<?(?:https?:)?//[^)\s]*(?:\{[^}\s]*\}|<[^>\s]+>|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])"
         # A placeholder holds a name; one with quotes inside is code building the tag
         # (f'<img src="https://host/{item["img"]}">'), not a template waiting for data.
-        r"|<img\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*(?:\{[^}\s\"']*\}|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])",
+        # ("[^<>]": an unclosed "<img" must not scan on through every later one, quadratic.)
+        r"|<img\b[^<>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]*(?:\{[^}\s\"']*\}|\$\{?[A-Za-z_]|%7B|\[[A-Z_]{3,}\])",
         0.85,
         "an image URL carries a template placeholder, a way to smuggle data out when rendered",
         anchors=(_any("![|<img"),),
@@ -291,7 +292,9 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-096",
-        r"(?:urlretrieve|wget|requests\.get|urlopen|http\.request)[\s\S]{0,300}?(?:exec\(|eval\(|os\.system\(|"
+        # The gap stops at the next download call, so repeating one is read once, not once per copy.
+        r"(?:urlretrieve|wget|requests\.get|urlopen|http\.request)"
+        r"(?:(?!urlretrieve|wget|requests\.get|urlopen|http\.request)[\s\S]){0,300}?(?:exec\(|eval\(|os\.system\(|"
         r"subprocess\.(?:run|call|Popen)\(\s*\[?\s*[\"'](?:python|sh|bash))|\bof=/dev/[sh]d[a-z]\b|"
         r"\brm\s+-rf\s+/(?:\s|$|\*)|os\.remove\(\s*[\"']/(?:lib|bin|etc|usr)|\bmkfs\.\w+\s+/dev/[sh]d[a-z]\b",
         0.35,
@@ -300,16 +303,18 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-114",
-        # Weak: each shape also appears in API docs ("upload a file with curl -F"). What makes it
-        # a payload is the code that asks to be pasted into an answer (RG-INS-094) beside it.
-        # (Separators as in a shell line or an argument list: curl -F file=@x, ["curl", "-F", "file=@x"].)
-        r"\bcurl\b[^\n]{0,200}?[\s\"',](?:-F|--form|-T|--upload-file|-d|--data(?:-binary)?)[\s\"',=]+"
-        r"(?:[\w.-]+=)?@[\w./~-]"
-        r"|\.read\(\)[\s\S]{0,300}?\.sendall?\(\s*[A-Za-z_]"
-        r"|(?:open\([^)\n]*cookie[^)\n]*\)|browser_cookie3|MozillaCookieJar)[\s\S]{0,300}?"
-        r"requests\.\w+\([^)\n]*\bcookies\s*=",
+        # Weak: each shape also appears in tutorials. What makes it a payload is the request to
+        # paste the code into an answer (RG-INS-094) beside it. curl counts only when code runs
+        # it as a program (["curl", "-F", "file=@x"]): API docs show the plain command line.
+        # Each gap stops at the next occurrence of its own keyword (or is bounded), so a text
+        # that repeats one is read once, not once per occurrence.
+        r"[\"']curl[\"']\s*,(?:(?![\"']curl[\"'])[^\n]){0,200}?[\s\"',](?:-F|--form|-T|--upload-file|-d|"
+        r"--data(?:-binary)?)[\s\"',=]+(?:[\w.-]+=)?@[\w./~-]"
+        r"|\.read\(\)(?:(?!\.read\(\))[\s\S]){0,300}?\.send(?:all)?\(\s*[A-Za-z_]"
+        r"|(?:open\((?=[^)\n]{0,200}?cookie)[^)\n]{0,200}\)|browser_cookie3)(?:(?!open\(|browser_cookie3)[\s\S]){0,300}?"
+        r"requests\.\w+\([^)\n]{0,300}?\bcookies\s*=",
         0.3,
-        "code sends a local file or the stored cookies to a remote host",
+        "code sends a local file or the browser's stored cookies to a remote host",
         anchors=(_any("curl|.send|cookie"),),
     ),
     # --- conversational pivots and structure --------------------------------
