@@ -22,6 +22,8 @@ from ragguard.types import MetadataValue, StoredChunk
 QUARANTINE_SUFFIX = "__quarantine"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Seconds an early-stopped walk waits for its reader thread's read in progress.
+READ_AHEAD_STOP_WAIT = 30.0
 
 
 @runtime_checkable
@@ -317,20 +319,26 @@ def iter_pages(
             yield page
 
 
-def read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """Yield ``items`` while a background thread produces up to ``depth`` of them ahead.
+def read_ahead(items: Iterable[T], depth: int = 1, *, stop_wait: float = READ_AHEAD_STOP_WAIT) -> Iterator[T]:
+    """Yield ``items`` while a background thread produces them ahead of the consumer.
 
     Store reads spend most of their time in native code that releases the GIL
     (Chroma's core, a socket), so reading the next page overlaps checking this
     one. Items come out in order; an exception raised while producing is raised
-    here, at the item where it happened. When the consumer stops early (it
-    breaks, fails, or closes the generator), the producer stops after the item
-    in hand, and this generator returns only once the thread has ended, so no
-    read outlives the walk that asked for it.
+    here, at the item where it happened. At most ``depth + 2`` items exist at
+    once: the one being consumed, ``depth`` queued, and the one the producer
+    holds while it waits for room.
+
+    When the consumer stops early (it breaks, fails, or closes the generator),
+    the producer stops after the item in hand. This generator waits up to
+    ``stop_wait`` seconds for that; a read that hangs longer (a server that
+    stopped answering) is logged and left to its daemon thread, so the
+    consumer's own error still surfaces.
 
     Args:
         items: What to produce ahead (typically a generator of store reads).
-        depth: Items held ready beyond the one being consumed; 0 reads in line.
+        depth: Items queued beyond the one being consumed; 0 reads in line.
+        stop_wait: Seconds to wait for the producer when the consumer stops early.
     """
     if depth < 1:
         yield from items
@@ -371,4 +379,6 @@ def read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 raise value
     finally:
         stop.set()
-        worker.join()
+        worker.join(stop_wait)
+        if worker.is_alive():
+            log.warning("a store read still running %g s after the walk stopped was left to finish alone", stop_wait)

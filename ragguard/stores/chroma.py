@@ -188,6 +188,14 @@ class ChromaCollection:
         return self._col
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def _parts(q: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
     return [q[start : start + QUERY_BATCH] for start in range(0, len(q), QUERY_BATCH)]
 
@@ -201,7 +209,7 @@ def _in_parallel(fn: Callable[[npt.NDArray[np.float32]], T], parts: Sequence[npt
     cores: 558 to 1,235 queries/s). A single query, the retrieval path, stays
     in the calling thread.
     """
-    threads = min(len(parts), QUERY_THREADS or min(os.cpu_count() or 1, 8))
+    threads = min(len(parts), QUERY_THREADS or min(_cpus(), 8))
     if threads <= 1:
         return [fn(p) for p in parts]
     with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ragguard-knn") as pool:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ragguard.errors import StoreError
-from ragguard.stores import ChromaStore, InMemoryStore, StoreView
+from ragguard.stores import ChromaStore, InMemoryStore, StoreView, chroma
 from ragguard.stores.base import Collection
 
 
@@ -56,7 +56,10 @@ def test_nearest_ids_returns_ids_and_distances_only(tmp_path: Path) -> None:
     assert len(row) == 3 and all(isinstance(i, str) and isinstance(d, float) for i, d in row)
 
 
-def test_a_big_query_batch_answers_each_vector_in_order_when_its_calls_run_in_threads(tmp_path: Path) -> None:
+def test_a_big_query_batch_answers_each_vector_in_order_when_its_calls_run_in_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chroma, "QUERY_THREADS", 4)  # threads even on a one-CPU runner
     col = _filled("chroma", tmp_path)
     vecs = np.asarray([r.embedding for r in col.get([f"c{i}" for i in range(60)])], dtype=np.float32)
     queries = np.concatenate([vecs, vecs[::-1], vecs[:30]])  # 150 vectors: three Chroma calls of up to 64
@@ -67,7 +70,8 @@ def test_a_big_query_batch_answers_each_vector_in_order_when_its_calls_run_in_th
     ]
 
 
-def test_a_failing_call_in_a_threaded_batch_is_a_store_error(tmp_path: Path) -> None:
+def test_a_failing_call_in_a_threaded_batch_is_a_store_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chroma, "QUERY_THREADS", 4)
     col = _filled("chroma", tmp_path)
     native = col.native  # type: ignore[attr-defined]
     calls = {"n": 0}

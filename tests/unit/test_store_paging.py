@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audit_support import BAD, SRC, new_guard, served
+from audit_support import BAD, SRC, new_guard, quarantined, served
 
 from ragguard.audit.run import in_shard, run_audit
 from ragguard.errors import StoreError
@@ -172,6 +172,26 @@ def test_read_ahead_stops_its_reader_when_the_consumer_stops_early() -> None:
     assert len(produced) <= 3 + 2 + 1  # consumed, held ready, and the one in hand
 
 
+def test_an_early_stop_does_not_wait_forever_for_a_hung_read(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    in_read = threading.Event()
+
+    def items() -> Iterator[int]:
+        yield 0
+        in_read.set()
+        release.wait(10)  # a store read that stopped answering
+        yield 1
+
+    with caplog.at_level("WARNING"):
+        gen = read_ahead(items(), stop_wait=0.1)
+        assert next(gen) == 0
+        in_read.wait(5)
+        gen.close()  # what a failing walk does to the generator it was looping over
+    # The close returned while the read was still hanging, and said so.
+    assert not release.is_set() and "left to finish alone" in caplog.text
+    release.set()
+
+
 def test_an_audit_reading_ahead_still_sees_each_chunk_once_and_fails_closed_on_a_read_error() -> None:
     guard = new_guard()
     guard.ingest([{"id": f"d{i}", "text": f"Ordinary passage number {i} about rivers."} for i in range(30)], source=SRC)
@@ -191,3 +211,28 @@ def test_an_audit_reading_ahead_still_sees_each_chunk_once_and_fails_closed_on_a
     col.get = flaky_get  # type: ignore[method-assign]  # the guard holds this very collection
     with pytest.raises(StoreError, match="connection reset"):
         run_audit(guard, page_size=4)
+
+
+def test_a_chunk_moved_to_quarantine_after_its_page_was_read_is_not_reported_as_served_twice() -> None:
+    # The walk reads pages ahead: another process may quarantine a chunk between the read and the check.
+    guard = new_guard()
+    guard.ingest([{"id": f"d{i}", "text": f"Ordinary passage number {i} about rivers."} for i in range(12)], source=SRC)
+    col, held = served(guard), quarantined(guard)
+    real_get = col.get
+    calls = {"n": 0}
+    moved: list[str] = []
+
+    def get_then_move_one(ids: Sequence[str], **kw: object) -> list[StoredChunk]:
+        page = real_get(ids, **kw)  # type: ignore[arg-type]
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second page is read; then a reviewer moves one of its chunks
+            c = page[1]
+            held.add([c.id], np.asarray([c.embedding]), [c.text], [c.metadata])
+            col.delete([c.id])
+            moved.append(c.id)
+        return page
+
+    col.get = get_then_move_one  # type: ignore[method-assign]
+    report = run_audit(guard, page_size=4)
+    assert moved and report.integrity_failures == ()
+    assert report.counts.served == 11 and report.counts.quarantined == 1
