@@ -271,7 +271,9 @@ CORE_RULES: tuple[Rule, ...] = (
         r"[:=]\s*(?:disabled|off|none|false)\b|\brefusal\s+mechanisms?\s*[:=]?\s*(?:disabled|off)\b",
         0.75,
         "invokes a known jailbreak persona (DAN, developer mode) or switches the model's safety off",
-        anchors=(_any("anything now|dan|mode|disabled|off|none|false"),),
+        # Every branch names the persona, a mode, or ethics / refusal; "off" and "none" occur in
+        # most texts and made the rule run on 15% of them.
+        anchors=(_any("anything now|dan|mode|ethic|moral|refusal"),),
     ),
     Rule(
         "RG-INS-026",
