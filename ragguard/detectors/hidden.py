@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from ragguard.detectors.base import TextDetector
-from ragguard.detectors.instructions import RuleMatch, all_matches, boost, explained_by, scan_text, scan_view
+from ragguard.detectors.instructions import RuleMatch, all_matches, boost, explained_by, plain_matches, scan_text
 from ragguard.detectors.normalize import normalize
 from ragguard.types import Finding, Span
 
@@ -221,7 +221,7 @@ class HiddenContentDetector(TextDetector):
             # reaches into it and the plain text does not show it already (a visible sentence
             # running on into a comment is the visible sentence's).
             if in_place is None:
-                explained = explained_by(scan_view(normalize(text).view))
+                explained = explained_by(plain_matches(text))  # shared with the instruction detector
                 in_place = [m for m in all_matches(normalize(_blank_markup(text)).view) if not explained(m)]
             seen = {m.rule.code for m in matches}
             for m in in_place:

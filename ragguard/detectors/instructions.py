@@ -22,6 +22,7 @@ from ragguard.detectors.decoders import views
 from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
 from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
 from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
+from ragguard.detectors.memo import memoized
 from ragguard.detectors.normalize import View, match_key, normalize
 from ragguard.types import Finding, Span
 
@@ -33,6 +34,7 @@ __all__ = [
     "all_matches",
     "boost",
     "explained_by",
+    "plain_matches",
     "scan_text",
     "scan_view",
 ]
@@ -109,7 +111,7 @@ def scan_view(view: View, keep: Callable[[RuleMatch], bool] | None = None) -> li
         One :class:`RuleMatch` per matching rule.
     """
     out: list[RuleMatch] = []
-    for _, matches in _rule_matches(view):
+    for matches in _rule_matches(view):
         for m in matches:
             if keep is None or keep(m):
                 out.append(m)
@@ -119,10 +121,17 @@ def scan_view(view: View, keep: Callable[[RuleMatch], bool] | None = None) -> li
 
 def all_matches(view: View) -> list[RuleMatch]:
     """Every (non-overlapping) match of every rule in one view, spans in the original text."""
-    return [m for _, matches in _rule_matches(view) for m in matches]
+    return [m for matches in _rule_matches(view) for m in matches]
 
 
-def _rule_matches(view: View) -> Iterator[tuple[Rule, Iterator[RuleMatch]]]:
+@memoized
+def plain_matches(text: str) -> list[RuleMatch]:
+    """:func:`scan_view` of the normalised ``text``, shared by the detectors that read it (read-only)."""
+    return scan_view(normalize(text).view)
+
+
+def _rule_matches(view: View) -> Iterator[Iterator[RuleMatch]]:
+    """Per rule whose anchors the view holds, its matches (lazily: a caller may stop at the first)."""
     text = view.text
     present = present_anchors(match_key(text))
     for rule, rx, groups in _TABLE:
@@ -131,7 +140,7 @@ def _rule_matches(view: View) -> Iterator[tuple[Rule, Iterator[RuleMatch]]]:
             if present.isdisjoint(g):
                 break
         else:
-            yield rule, (_as_match(rule, view, m) for m in rx.finditer(text))
+            yield (_as_match(rule, view, m) for m in rx.finditer(text))
 
 
 def _as_match(rule: Rule, view: View, m: re.Match[str]) -> RuleMatch:
@@ -177,22 +186,19 @@ def scan_text(text: str) -> list[RuleMatch]:
     """
     if not text:
         return []
+    plain = plain_matches(text)
     if len(text) > _MAX_DECODE_CHARS:
-        return scan_view(normalize(text).view)
+        return list(plain)
     norm, all_views = views(text)
-    plain = scan_view(norm.view)
     explained = explained_by(plain)
     matches: list[RuleMatch] = list(plain)
     for v in all_views:
         if v is norm.view:
             continue
-        focus = v.focus
-        if focus is None:
-            matches.extend(scan_view(v))
-            continue
         # Decoded runs shown in place: a match counts if it reaches into a run and the plain
         # view does not already show it (it would be boosted here as if decoded).
-        matches.extend(scan_view(v, keep=_in_focus(focus, explained)))
+        keep = None if v.focus is None else _in_focus(v.focus, explained)
+        matches.extend(scan_view(v, keep=keep))
     return matches
 
 

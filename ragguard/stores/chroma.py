@@ -141,7 +141,7 @@ class ChromaCollection:
                 rows.append(_rows(row, distances=res["distances"][i]))
             return rows
 
-        return [r for rows in _in_parallel(one, _parts(q)) for r in rows]
+        return _batched(one, q)
 
     @_store_errors
     def nearest_ids(self, embeddings: npt.NDArray[np.float32], n: int) -> list[list[tuple[str, float]]]:
@@ -158,7 +158,7 @@ class ChromaCollection:
                 for ids, ds in zip(res["ids"], dists, strict=True)
             ]
 
-        return [r for rows in _in_parallel(one, _parts(q)) for r in rows]
+        return _batched(one, q)
 
     @_store_errors
     def page(self, offset: int, limit: int, *, include_embeddings: bool = True) -> list[StoredChunk]:
@@ -196,12 +196,8 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _parts(q: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
-    return [q[start : start + QUERY_BATCH] for start in range(0, len(q), QUERY_BATCH)]
-
-
-def _in_parallel(fn: Callable[[npt.NDArray[np.float32]], T], parts: Sequence[npt.NDArray[np.float32]]) -> list[T]:
-    """``fn`` over each part of a query batch, in order; parts run in threads when there are several.
+def _batched(fn: Callable[[npt.NDArray[np.float32]], list[T]], q: npt.NDArray[np.float32]) -> list[T]:
+    """``fn`` over each ``QUERY_BATCH`` slice of ``q``, rows in query order; several slices run in threads.
 
     Chroma answers a batch of query vectors one after another on one core, and
     releases the GIL while it searches, so threads multiply a big batch's rate
@@ -209,11 +205,12 @@ def _in_parallel(fn: Callable[[npt.NDArray[np.float32]], T], parts: Sequence[npt
     cores: 558 to 1,235 queries/s). A single query, the retrieval path, stays
     in the calling thread.
     """
+    parts = [q[start : start + QUERY_BATCH] for start in range(0, len(q), QUERY_BATCH)]
     threads = min(len(parts), QUERY_THREADS or min(_cpus(), 8))
     if threads <= 1:
-        return [fn(p) for p in parts]
+        return [row for p in parts for row in fn(p)]
     with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ragguard-knn") as pool:
-        return list(pool.map(fn, parts))
+        return [row for rows in pool.map(fn, parts) for row in rows]
 
 
 def _rows(res: Mapping[str, Any], distances: Sequence[float] | None = None) -> list[StoredChunk]:
