@@ -16,9 +16,10 @@ real all-MiniLM-L6-v2 embeddings):
   whole ingest, and embedding alone.
 
 The learned classifier is scored **out of fold** by default: each record is
-scored by heads trained without its fold (folds keep campaigns together), so
-its contribution is not measured on its own training data. ``--in-sample``
-uses the shipped weights instead (optimistic, for comparison).
+scored by heads trained without its fold (folds keep campaigns, and each
+document with its edited copies, together), so its contribution is not
+measured on its own training data. ``--in-sample`` uses the shipped weights
+instead (optimistic, for comparison).
 
 Embeddings are computed once and cached (``bench/.cache``); the pipeline is
 given a lookup embedder that returns the same vectors, so screening numbers
@@ -42,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devdata  # noqa: E402
 from text_detectors_eval import OBFUSCATIONS, payload_span  # noqa: E402
-from train_classifier import label_sets, load_rows  # noqa: E402
+from train_classifier import fold_groups, label_sets, load_rows  # noqa: E402
 
 from ragguard import Guard, Settings  # noqa: E402
 from ragguard.detectors.base import Detector, ScreeningBatch  # noqa: E402
@@ -87,7 +88,7 @@ class FoldClassifier:
         from sklearn.model_selection import GroupKFold
 
         labels = label_sets(rows)
-        groups = np.array([r.group for r in rows])
+        groups = np.array(fold_groups(rows))
         self.fold_of: dict[str, int] = {}
         self.models: list[EmbeddingClassifier] = []
         for k, (train_idx, test_idx) in enumerate(GroupKFold(folds).split(x, groups=groups)):

@@ -11,7 +11,8 @@ Two logistic-regression heads over all-MiniLM-L6-v2 embeddings:
   another head's business).
 
 Thresholds are calibrated at 1% FPR on out-of-fold probabilities with folds
-that keep each attack campaign together. All data is permissively licensed
+that keep each attack campaign, and each document with its edited copies,
+together (:func:`fold_groups`). All data is permissively licensed
 (see the dev set's README; recorded in the sidecar JSON).
 """
 
@@ -63,6 +64,49 @@ def load_rows(data: Path) -> list[devdata.Row]:
     return rows
 
 
+#: Word 3-grams a text must have before it can be called a near-copy of another.
+NEAR_COPY_MIN_SHINGLES = 10
+#: Share of the shorter text's word 3-grams the longer one must contain.
+NEAR_COPY_CONTAINMENT = 0.8
+
+
+def fold_groups(rows: list[devdata.Row]) -> list[str]:
+    """Group labels for cross-validation: campaigns, merged with near-copies of one document.
+
+    The dev set holds each BIPIA context twice, clean and with an attack
+    inserted (and campaigns of several passages). A fold that trains on one
+    copy and scores the other measures memory of that document, not
+    detection: the clean copy looks like an attack and the attack like a clean
+    text. Two texts are near-copies when the longer one contains at least
+    ``NEAR_COPY_CONTAINMENT`` of the shorter one's word 3-grams (and the shorter
+    one has ``NEAR_COPY_MIN_SHINGLES`` of them, so a short phrase is no one's
+    copy); each connected set of near-copies and campaign members is one group.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n = len(rows)
+    shingles = CountVectorizer(ngram_range=(3, 3), binary=True, token_pattern=r"(?u)\b\w+\b", dtype=np.int32)
+    x = shingles.fit_transform([r.text for r in rows])
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    shared = (x @ x.T).tocoo()
+    shorter = np.minimum(sizes[shared.row], sizes[shared.col])
+    near = (
+        (shared.row != shared.col)
+        & (shorter >= NEAR_COPY_MIN_SHINGLES)
+        & (shared.data >= NEAR_COPY_CONTAINMENT * np.maximum(shorter, 1))
+    )
+    # Campaign members link to their campaign's first row.
+    first: dict[str, int] = {}
+    campaign = np.array([first.setdefault(r.group, i) for i, r in enumerate(rows)])
+    src = np.concatenate([shared.row[near], np.arange(n)])
+    dst = np.concatenate([shared.col[near], campaign])
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return [f"g{c}" for c in component]
+
+
 def label_sets(rows: list[devdata.Row]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``head -> (labels, rows used)``: each head sees its own positives and every clean row."""
     y = np.array([r.label for r in rows])
@@ -84,7 +128,7 @@ def main() -> None:
     files = [str(f) for f in dev_files(args.data).values()]
     emb = SentenceTransformerEmbedder()
     x = devdata.embed_cached([r.text for r in rows], emb, "dev")
-    groups = [r.group for r in rows]
+    groups = fold_groups(rows)
     clf, oofs = train(x, labels, groups, kinds=[r.family for r in rows], c=args.c)
     assert clf.heads_ is not None
     metrics = {}
@@ -108,7 +152,8 @@ def main() -> None:
         "model": f"sklearn LogisticRegression(C={args.c:g}, class_weight='balanced') per head",
         "calibration": (
             "threshold = the larger of the 99th percentile of out-of-fold P(attack) on all clean rows and "
-            "the 98th percentile on each clean family (GroupKFold(5), groups = campaigns)"
+            "the 98th percentile on each clean family (GroupKFold(5), groups = campaigns merged with near-copies "
+            "of one document: 80% of the shorter text's word 3-grams)"
         ),
         "data": [{"file": Path(f).name, "sha256": devdata.file_sha256(Path(f))} for f in files],
         "counts": {
