@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ragguard.detectors.decoders import decoded_views, views
-from ragguard.detectors.normalize import ObfuscationDetector, normalize
+from ragguard.detectors.normalize import ObfuscationDetector, match_key, normalize
 from ragguard.types import Span
 
 
@@ -190,3 +193,21 @@ def test_a_word_alternating_scripts_is_judged_once(monkeypatch: pytest.MonkeyPat
     text = "a\u0430" * 500
     assert normalize(text).view.text == "aa" * 500
     assert len(calls) == 1
+
+
+# Whitespace of every kind the prefilter key must fold: ASCII, controls str.split treats
+# as separators, no-break and ideographic spaces, line and paragraph separators.
+_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+@given(st.text(alphabet=st.sampled_from(_SPACES) | st.characters(), max_size=60))
+def test_match_key_is_the_lowercased_text_with_each_whitespace_run_one_space(text: str) -> None:
+    assert match_key(text) == re.sub(r"\s+", " ", text.lower())
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("", ""), ("   ", " "), ("Hi\u00a0 David,\n", "hi david, "), ("\tSay  HI ", " say hi "), ("İx", "i\u0307x")],
+)
+def test_match_key_examples(text: str, key: str) -> None:
+    assert match_key(text) == key
