@@ -157,10 +157,20 @@ def plain_matches(text: str) -> list[RuleMatch]:
 def _rule_matches(view: View) -> Iterator[Iterator[RuleMatch]]:
     """Per rule whose anchors the view holds, its matches (lazily: a caller may stop at the first)."""
     text = view.text
+    for rule, rx in runnable_rules(text):
+        yield (_as_match(rule, view, m) for m in rx.finditer(text))
+
+
+def runnable_rules(text: str) -> Iterator[tuple[Rule, re.Pattern[str]]]:
+    """The rules (in table order) each of whose anchor groups has an anchor in ``text``.
+
+    A rule that fails this cannot match (its pattern needs a word of every
+    group), so its regular expression is not run.
+    """
     have = functools.reduce(operator.or_, map(_ANCHOR_BITS.__getitem__, present_anchors(match_key(text))), 0)
     for rule, rx, need in _TABLE:
         if have & need == need:
-            yield (_as_match(rule, view, m) for m in rx.finditer(text))
+            yield rule, rx
 
 
 def _as_match(rule: Rule, view: View, m: re.Match[str]) -> RuleMatch:

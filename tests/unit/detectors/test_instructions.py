@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragguard.detectors.instruction_rules import compiled_rules
-from ragguard.detectors.instructions import _ALL_ANCHORS, RULES, InstructionDetector, present_anchors
+from ragguard.detectors.instructions import (
+    _ALL_ANCHORS,
+    RULES,
+    InstructionDetector,
+    present_anchors,
+    runnable_rules,
+)
 from ragguard.detectors.normalize import match_key
 from ragguard.types import Finding
 
@@ -46,6 +52,15 @@ _PIECES = st.sampled_from([*_ALL_ANCHORS, *(a[: len(a) // 2] for a in _ALL_ANCHO
 def test_present_anchors_is_every_anchor_that_occurs(parts: list[str]) -> None:
     key = "".join(parts)
     assert present_anchors(key) == {a for a in _ALL_ANCHORS if a in key}
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_PIECES, max_size=12))
+def test_runnable_rules_are_those_with_an_anchor_from_every_group(parts: list[str]) -> None:
+    text = "".join(parts)
+    present = present_anchors(match_key(text))
+    expected = [r.code for r in RULES if all(set(g) & present for g in r.anchors)]
+    assert [r.code for r, _ in runnable_rules(text)] == expected
 
 
 # Messages to an AI, in any case and spacing: the rules that read an address
