@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,9 @@ def load_rows(data: Path) -> list[devdata.Row]:
 NEAR_COPY_MIN_SHINGLES = 10
 #: Share of the shorter text's word 3-grams the longer one must contain.
 NEAR_COPY_CONTAINMENT = 0.8
+_WORD = re.compile(r"(?u)\b\w+\b")
+#: Rows compared with every other row at a time.
+_BLOCK = 2048
 
 
 def fold_groups(rows: list[devdata.Row]) -> list[str]:
@@ -80,29 +84,45 @@ def fold_groups(rows: list[devdata.Row]) -> list[str]:
     text. Two texts are near-copies when the longer one contains at least
     ``NEAR_COPY_CONTAINMENT`` of the shorter one's word 3-grams (and the shorter
     one has ``NEAR_COPY_MIN_SHINGLES`` of them, so a short phrase is no one's
-    copy); each connected set of near-copies and campaign members is one group.
+    copy), or when their lowercased words are the same; each connected set of
+    near-copies and campaign members is one group.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from sklearn.feature_extraction.text import CountVectorizer
 
     n = len(rows)
-    shingles = CountVectorizer(ngram_range=(3, 3), binary=True, token_pattern=r"(?u)\b\w+\b", dtype=np.int32)
-    x = shingles.fit_transform([r.text for r in rows])
-    sizes = np.asarray(x.sum(axis=1)).ravel()
-    shared = (x @ x.T).tocoo()
-    shorter = np.minimum(sizes[shared.row], sizes[shared.col])
-    near = (
-        (shared.row != shared.col)
-        & (shorter >= NEAR_COPY_MIN_SHINGLES)
-        & (shared.data >= NEAR_COPY_CONTAINMENT * np.maximum(shorter, 1))
-    )
-    # Campaign members link to their campaign's first row.
+    src: list[np.ndarray] = [np.arange(n)]
+    # Campaign members link to their campaign's first row, identical texts to the first copy.
     first: dict[str, int] = {}
-    campaign = np.array([first.setdefault(r.group, i) for i, r in enumerate(rows)])
-    src = np.concatenate([shared.row[near], np.arange(n)])
-    dst = np.concatenate([shared.col[near], campaign])
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    dst: list[np.ndarray] = [np.array([first.setdefault(r.group, i) for i, r in enumerate(rows)], dtype=np.int64)]
+    words = [" ".join(_WORD.findall(r.text.lower())) for r in rows]
+    same: dict[str, int] = {}
+    src.append(np.arange(n))
+    dst.append(np.array([same.setdefault(w, i) for i, w in enumerate(words)], dtype=np.int64))
+    shingles = CountVectorizer(ngram_range=(3, 3), binary=True, token_pattern=_WORD.pattern, dtype=np.int32)
+    try:
+        x = shingles.fit_transform(words).tocsr()
+    except ValueError:  # no text has three words: no shingles to compare
+        x = None
+    if x is not None:
+        sizes = np.asarray(x.sum(axis=1)).ravel()
+        xt = x.T.tocsc()
+        # A block of rows at a time: pairs sharing one common 3-gram ("one of the") are many,
+        # and only the near ones are kept, so memory stays bounded by the block.
+        for start in range(0, n, _BLOCK):
+            shared = (x[start : start + _BLOCK] @ xt).tocoo()
+            rows_ = shared.row + start
+            shorter = np.minimum(sizes[rows_], sizes[shared.col])
+            near = (
+                (rows_ != shared.col)
+                & (shorter >= NEAR_COPY_MIN_SHINGLES)
+                & (shared.data >= NEAR_COPY_CONTAINMENT * shorter)
+            )
+            src.append(rows_[near])
+            dst.append(shared.col[near].astype(np.int64))
+    s, d = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     return [f"g{c}" for c in component]
 

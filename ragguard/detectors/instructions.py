@@ -37,6 +37,8 @@ __all__ = [
     "boost",
     "explained_by",
     "plain_matches",
+    "present_anchors",
+    "runnable_rules",
     "scan_text",
     "scan_view",
 ]
@@ -46,8 +48,8 @@ RULES: tuple[Rule, ...] = CORE_RULES + DIRECT_RULES + INDIRECT_RULES
 
 # Compiled once at import; immutable afterwards.
 _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
-# Every anchor substring once, and each rule's anchor groups as frozensets, so a
-# text is searched for each keyword once and rules check set intersections.
+# Every anchor substring once, so a text is searched for each keyword once; rules
+# then check their anchor groups with one integer test (see _group_bits).
 _ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
 
 

@@ -543,7 +543,7 @@ def match_key(text: str) -> str:
     the regular expression's ``\\s`` agree on every code point, and a leading or
     trailing run still becomes one space (anchors such as ``"hi "`` end in one).
     Split and join run in C, about three times faster than the substitution on
-    this path, which every text takes once.
+    this path, which every view of every text takes once.
     """
     low = text.lower()
     core = " ".join(low.split())
