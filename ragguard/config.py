@@ -19,6 +19,7 @@ or ``--config``) > defaults. Example ``ragguard.toml``::
 from __future__ import annotations
 
 import fnmatch
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -27,6 +28,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from ragguard.errors import ConfigurationError
 from ragguard.policy import Thresholds
 from ragguard.types import TrustTier
+
+if sys.version_info >= (3, 11):
+    from tomllib import loads as _toml_loads
+else:  # pragma: no cover - Python 3.10
+    from tomli import loads as _toml_loads
 
 DEFAULT_STORE = Path(".ragguard")
 DEFAULT_COLLECTION = "ragguard"
@@ -75,6 +81,13 @@ class Settings(BaseSettings):
     model: str | None = None
     model_sha256: str | None = None
     unsafe_skip_model_digest: bool = False
+
+    @field_validator("store")
+    @classmethod
+    def _store_folder(cls, v: Path) -> Path:
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file; the store is a folder (it is created if missing)")
+        return v
 
     @field_validator("collection")
     @classmethod
@@ -156,5 +169,9 @@ def sources_with_toml(
         path = Path(raw)
         if not path.is_file():
             raise error(f"config file {path} does not exist")
+        try:
+            _toml_loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError is a ValueError
+            raise error(f"config file {path} is not valid TOML: {exc}") from None
         sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
     return tuple(sources)

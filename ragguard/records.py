@@ -193,7 +193,7 @@ def _read_file(path: Path, source: str | None) -> Iterator[InputRecord]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
+            raise InputError(f"{where}: malformed JSON ({exc.msg}: column {exc.colno})") from None
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected a JSON object with 'text'")
         if obj.get("id") is None:

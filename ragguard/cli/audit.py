@@ -22,6 +22,7 @@ from ragguard.cli.common import (
     VerboseOpt,
     err,
     errors,
+    id_column,
     open_guard,
     out,
     preview,
@@ -47,13 +48,19 @@ def print_audit(report: AuditReport) -> None:
     for note in report.baseline_notes:
         out.print(f"  note: {note}", highlight=False)
     if report.integrity_failures:
-        table = Table("id", "collection", "reason", "claimed source", "text", title="integrity failures")
-        for f in report.integrity_failures[:20]:
+        failures = report.integrity_failures[:20]
+        table = Table(
+            id_column(f.chunk_id for f in failures), "collection", "reason", "claimed source", "text",
+            title="integrity failures",
+        )  # fmt: skip
+        for f in failures:
             table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, preview(f.preview, 60))
         out.print(table)
     new = report.new_findings
     if new:
-        table = Table("id", "action", "rule", "score", "explanation", title="new findings")
+        table = Table(
+            id_column(n.chunk_id for n in new[:20]), "action", "rule", "score", "explanation", title="new findings"
+        )
         for n in new[:20]:
             table.add_row(n.chunk_id, n.action.value if n.action else "-", n.code, f"{n.score:.2f}", n.explanation)
         out.print(table)

@@ -1,13 +1,13 @@
 """Shared plumbing of the ``ragguard`` commands: options, opening the guard, errors, progress.
 
-Exit codes: 0 success; 2 usage error; 3 the command could not run (bad input,
+Exit codes: 0 success; 3 the command could not run (a usage error, bad input,
 configuration, key or store) with one line on stderr naming the problem.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from ragguard.config import Settings
 from ragguard.errors import RagguardError
@@ -28,14 +29,15 @@ err = Console(stderr=True, soft_wrap=True)
 
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", envvar="RAGGUARD_STORE", help="Embedded Chroma store folder [default: ./.ragguard]."),
+    typer.Option("--store", envvar="RAGGUARD_STORE", help=r"Embedded Chroma store folder \[default: ./.ragguard]."),
 ]
 UrlOpt = Annotated[
     str | None,
     typer.Option("--chroma-url", envvar="RAGGUARD_CHROMA_URL", help="Chroma server URL instead of a folder."),
 ]
 CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", envvar="RAGGUARD_COLLECTION", help="Collection name [default: ragguard].")
+    str | None,
+    typer.Option("--collection", envvar="RAGGUARD_COLLECTION", help=r"Collection name \[default: ragguard]."),
 ]
 KeyFileOpt = Annotated[
     Path | None, typer.Option("--key-file", envvar="RAGGUARD_KEY_FILE", help="Keyring file (JSON, mode 0600).")
@@ -70,6 +72,8 @@ def core_settings(
     config: Path | None,
 ) -> Settings:
     """Settings from the environment and config file, with the command's options on top."""
+    if store is not None and chroma_url is not None:
+        raise SettingsError("give --store (RAGGUARD_STORE) or --chroma-url (RAGGUARD_CHROMA_URL), not both")
     overrides: dict[str, Any] = {}
     for key, value in (
         ("config", config),
@@ -108,7 +112,8 @@ def first_error(exc: Exception) -> str:
     if callable(errors):
         e = errors()[0]
         loc = ".".join(str(x) for x in e.get("loc", ()))
-        return f"invalid setting {loc}: {e.get('msg')}"
+        # pydantic prefixes a validator's own message with "Value error, ".
+        return f"invalid setting {loc}: {str(e.get('msg')).removeprefix('Value error, ')}"
     return str(exc)
 
 
@@ -142,6 +147,11 @@ def with_progress(label: str, enabled: bool, work: Callable[[Callable[[int, int]
             bar.update(task, completed=done, total=total)
 
         return work(update)
+
+
+def id_column(ids: Iterable[str]) -> Column:
+    """A table column for chunk ids, never cut: they are copied into ``quarantine show`` and friends."""
+    return Column("id", no_wrap=True, min_width=max((len(i) for i in ids), default=2))
 
 
 def preview(text: str, n: int) -> str:

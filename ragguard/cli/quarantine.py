@@ -17,6 +17,7 @@ from ragguard.cli.common import (
     StoreOpt,
     UrlOpt,
     errors,
+    id_column,
     open_guard,
     out,
     preview,
@@ -46,7 +47,7 @@ def quarantine_list(
             for e in entries:
                 sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
             return
-        table = Table("id", "score", "top finding", "source", "text")
+        table = Table(id_column(e.id for e in entries), "score", "top finding", "source", "text")
         for e in entries:
             top = e.findings[0][1] if e.findings else "-"
             table.add_row(e.id, f"{e.score:.2f}", top, e.source, preview(e.text, 80))

@@ -14,7 +14,13 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("RAGGUARD_SIGNING_KEY", "RAGGUARD_KEY_FILE", "RAGGUARD_STORE", "RAGGUARD_CONFIG"):
+    for var in (
+        "RAGGUARD_SIGNING_KEY",
+        "RAGGUARD_KEY_FILE",
+        "RAGGUARD_STORE",
+        "RAGGUARD_CONFIG",
+        "RAGGUARD_CHROMA_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -44,7 +50,7 @@ def test_empty_text_and_malformed_jsonl(tmp_path: Path) -> None:
     j = tmp_path / "bad.jsonl"
     j.write_text('{"text": "fine"}\n{"text": oops}\n')
     code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
-    assert code == EXIT_ERROR and "bad.jsonl:2: malformed JSON" in out
+    assert code == EXIT_ERROR and "bad.jsonl:2: malformed JSON (Expecting value: column 10)" in out
     j.write_text('{"text": "fine", "metadata": {"tags": ["a", "b"]}}\n')
     code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
     assert code == EXIT_ERROR and "metadata 'tags' is a list" in out
@@ -80,3 +86,58 @@ def test_bad_key_file(tmp_path: Path) -> None:
     f.write_text("some text")
     code, out = _run("ingest", str(f), "--store", str(tmp_path / "s"), "--key-file", str(key))
     assert code == EXIT_ERROR and "is not a ragguard-keyring/1 key file" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "--bogus"],
+        ["audit", "--workers", "-1"],
+        ["search", "x", "-k", "0"],
+        ["quarantine", "show"],
+        ["quarantine", "bogus"],
+    ],
+)
+def test_usage_errors_exit_3_never_2_which_audit_keeps_for_integrity_failures(args: list[str], tmp_path: Path) -> None:
+    code, out = _run(*args, "--store", str(tmp_path / "s")) if args[0] != "quarantine" else _run(*args)
+    assert code == EXIT_ERROR, out
+    assert "Traceback" not in out
+
+
+def test_store_and_chroma_url_together_are_refused(tmp_path: Path) -> None:
+    code, out = _run("search", "x", "--store", str(tmp_path / "s"), "--chroma-url", "http://127.0.0.1:9")
+    assert code == EXIT_ERROR and "not both" in out
+
+
+def test_a_file_given_as_the_store_is_named_not_a_traceback(tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_text("not a store")
+    doc = tmp_path / "doc.txt"
+    doc.write_text("A passage to store.")
+    code, out = _run("ingest", str(doc), "--store", str(f))
+    assert code == EXIT_ERROR and f"{f} is a file" in out and "Traceback" not in out
+    assert f.read_text() == "not a store"
+
+
+def test_invalid_toml_config_names_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("x = [\n")
+    code, out = _run("search", "x", "--store", str(tmp_path / "s"), "--config", str(cfg))
+    assert code == EXIT_ERROR and f"config file {cfg} is not valid TOML" in out.replace("\n", "")
+
+
+def test_id_columns_are_never_cut_on_an_80_column_terminal() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ragguard.cli.common import id_column
+
+    ids = ["rg-" + "0123456789abcdef" * 2, "rg-" + "fedcba9876543210" * 2]
+    # The columns of ``quarantine list``: with a plain "id" column rich cuts the ids to fit.
+    table = Table(id_column(ids), "score", "top finding", "source", "text")
+    for i in ids:
+        table.add_row(i, "0.93", "RG-INS-001", "https://wiki.example/some/long/path", "a preview of the chunk " * 4)
+    console = Console(width=80, record=True)
+    console.print(table)
+    shown = console.export_text()
+    assert all(i in shown for i in ids)
