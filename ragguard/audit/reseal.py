@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ragguard.audit.moves import AUDIT_REASON_KEY
 from ragguard.errors import StoreError
 from ragguard.provenance.legacy import RECORD_KEYS as _V1_KEYS
 from ragguard.provenance.seal import SEAL_KEY, seal, split_metadata, verify
@@ -42,16 +43,26 @@ class ResealReport:
             verify, ``unknown_rg_keys`` for a verifying layout-1 seal that signs keys
             this release does not know, ``changed_during_reseal`` when another writer
             replaced the chunk between the read and the update.
+        held_by_audit: Quarantined chunks an audit moved there as they were (their seal
+            did not verify then either); that audit reported them, so they are not
+            counted in ``left``, and they stay as they are.
     """
 
     read: int = 0
     resealed: int = 0
     current: int = 0
     left: Mapping[str, int] = field(default_factory=dict)
+    held_by_audit: int = 0
 
     def counts(self) -> dict[str, int]:
         """Flat counts for JSON and the CLI."""
-        return {"read": self.read, "resealed": self.resealed, "current": self.current, "left": sum(self.left.values())}
+        return {
+            "read": self.read,
+            "resealed": self.resealed,
+            "current": self.current,
+            "left": sum(self.left.values()),
+            "held_by_audit": self.held_by_audit,
+        }
 
 
 def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = None) -> ResealReport:
@@ -70,8 +81,9 @@ def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = 
         if not hasattr(col, "replace_metadata"):
             raise StoreError(f"collection {col.name!r} cannot replace metadata in place, so it cannot be re-sealed")
     total = sum(col.count() for col in cols)
-    read = resealed = current = 0
+    read = resealed = current = held = 0
     left: Counter[str] = Counter()
+    quarantine = cols[1]
     done_before = 0
     for col in cols:
         listed = 0
@@ -83,7 +95,10 @@ def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = 
                 read += 1
                 prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
                 if reason is not None or prov is None:
-                    left[(reason.value if reason else "malformed_seal")] += 1
+                    if col is quarantine and AUDIT_REASON_KEY in chunk.metadata:
+                        held += 1  # copied as-is by an audit, which reported it then
+                    else:
+                        left[(reason.value if reason else "malformed_seal")] += 1
                     continue
                 rg, user = split_metadata(chunk.metadata)
                 if SEAL_KEY in rg:
@@ -104,7 +119,9 @@ def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = 
             if progress is not None:
                 progress(min(done_before + listed, total), total)
         done_before += listed
-    return ResealReport(read=read, resealed=resealed, current=current, left={k: n for k, n in left.items() if n})
+    return ResealReport(
+        read=read, resealed=resealed, current=current, left={k: n for k, n in left.items() if n}, held_by_audit=held
+    )
 
 
 __all__ = ["ResealReport", "reseal_store"]

@@ -204,7 +204,9 @@ def reseal(
             why = ", ".join(f"{n} {reason}" for reason, n in sorted(result.left.items()))
             out.print(
                 f"read {c['read']} chunks: {c['resealed']} re-sealed, {c['current']} already current, "
-                f"{c['left']} left as they are" + (f" ({why}; `ragguard audit` reports them)" if why else ""),
+                f"{c['left']} left as they are"
+                + (f" ({why}; `ragguard audit` reports them)" if why else "")
+                + (f"; {c['held_by_audit']} held in quarantine by an earlier audit" if c["held_by_audit"] else ""),
                 highlight=False,
             )
     raise typer.Exit(EXIT_INTEGRITY if result.left else 0)

@@ -61,14 +61,14 @@ def test_layout_1_chunks_are_resealed_in_place_and_served_as_before(backend: str
 
     progress: list[tuple[int, int]] = []
     report = g.reseal(progress=lambda done, total: progress.append((done, total)))
-    assert report.counts() == {"read": 4, "resealed": 4, "current": 0, "left": 0}
+    assert report.counts() == {"read": 4, "resealed": 4, "current": 0, "left": 0, "held_by_audit": 0}
     assert progress[-1] == (4, 4)
     _check_resealed(g, before)
     assert [h.id for h in g.search("mountain in Africa", k=3).hits] == hits_before
     assert g.audit().exit_code == 0
 
     again = g.reseal()  # idempotent: nothing left to do
-    assert again.counts() == {"read": 4, "resealed": 0, "current": 4, "left": 0}
+    assert again.counts() == {"read": 4, "resealed": 0, "current": 4, "left": 0, "held_by_audit": 0}
 
 
 def test_chunks_whose_seal_does_not_verify_are_left_untouched() -> None:
@@ -122,7 +122,7 @@ def test_cli_reseal(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["reseal", "--store", str(store), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload == {"read": 4, "resealed": 4, "current": 0, "left": 0, "left_by_reason": {}}
+    assert payload == {"read": 4, "resealed": 4, "current": 0, "left": 0, "held_by_audit": 0, "left_by_reason": {}}
     result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
     assert result.exit_code == 0 and "0 re-sealed, 4 already current" in result.stdout
 
@@ -147,7 +147,7 @@ def test_signed_unknown_keys_and_broken_layout_2_seals_are_left_and_counted() ->
     served.raw_set(c.id, c.text, c.embedding, {**c.metadata, "rg_action": "allow"})  # type: ignore[attr-defined]
     before = _all(g)
     report = g.reseal()
-    assert report.counts() == {"read": 3, "resealed": 0, "current": 1, "left": 2}
+    assert report.counts() == {"read": 3, "resealed": 0, "current": 1, "left": 2, "held_by_audit": 0}
     assert report.left == {"unknown_rg_keys": 1, "bad_signature": 1}
     assert _all(g) == before
 
@@ -200,3 +200,25 @@ def test_cli_reseal_exits_2_when_chunks_are_left(tmp_path: Path) -> None:
     ring.save(store / KEYRING_FILENAME)
     result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
     assert result.exit_code == 2 and "1 text_mismatch" in result.stdout, result.output
+
+
+def test_chunks_an_audit_already_quarantined_as_they_were_are_held_not_left(tmp_path: Path) -> None:
+    ring = Keyring.generate()
+    store = tmp_path / "store"
+    g = _guard(ChromaStore(path=store), ring)
+    g.ingest(DOCS[:2], source="https://wiki.example/")
+    served = g.collections()[0]
+    row = served.page(0, 1)[0]
+    served.native.update(ids=[row.id], documents=[row.text + " (edited)"], embeddings=[row.embedding])  # type: ignore[attr-defined]
+    assert g.audit(quarantine=True).exit_code == 2  # reported, and moved to quarantine as it was
+    assert g.audit().exit_code == 0
+    report = g.reseal()
+    assert report.left == {} and report.held_by_audit == 1 and report.counts()["held_by_audit"] == 1
+    ring.save(store / KEYRING_FILENAME)
+    result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
+    assert result.exit_code == 0 and "1 held in quarantine by an earlier audit" in result.stdout, result.output
+    # A chunk tampered with in the quarantine collection itself is still left and reported.
+    quarantine = g.collections()[1]
+    held = quarantine.page(0, 1)[0]
+    quarantine.native.update(ids=[held.id], metadatas=[{"audit_reason": None}])  # type: ignore[attr-defined]  # Chroma: None deletes
+    assert sum(g.reseal().left.values()) == 1
