@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from ragguard.errors import InputError
 from ragguard.provenance.canonical import chunk_id
 from ragguard.provenance.seal import PREFIX
 from ragguard.types import Chunk, MetadataValue
+
+log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -140,11 +143,17 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES
-            )
+            inside = [f for f in p.rglob("*") if f.is_file()]
+            found = sorted(f for f in inside if f.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES)
             if not found:
                 raise InputError(f"{p}: folder holds no .jsonl, .txt or .md files")
+            others = sorted({f.suffix.lower() or "(none)" for f in inside} - set(TEXT_SUFFIXES + JSONL_SUFFIXES))
+            if others:
+                # Folders hold other files (images, PDFs, CSVs): skipped, but said, so none goes missing unseen.
+                log.warning(
+                    "%s: skipped %d file(s) of other types (%s); only .jsonl, .txt and .md are read",
+                    p, len(inside) - len(found), ", ".join(others),
+                )  # fmt: skip
             files.extend(found)
         elif p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES:
             files.append(p)
@@ -200,7 +209,12 @@ def _read_file(path: Path, source: str | None) -> Iterator[InputRecord]:
             obj = {**obj, "id": where}
         # A source named in the record wins over the file; --source wins over both.
         rec_source = source or (obj.get("source") if isinstance(obj.get("source"), str) else None) or file_source
-        yield _record_from_mapping({**obj, "source": rec_source}, where, file_source)
+        try:
+            rec = _record_from_mapping({**obj, "source": rec_source}, where, file_source)
+        except InputError as exc:  # name the line too, not only the record's own id
+            msg = str(exc)
+            raise InputError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+        yield rec
         seen += 1
     if seen == 0:
         raise InputError(f"{path}: no records")

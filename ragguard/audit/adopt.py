@@ -34,7 +34,9 @@ class AdoptReport:
         from_collection: The unguarded collection that was read (left untouched).
         read: Documents read from it.
         skipped: Documents that could not be adopted (empty text), left behind.
-        allowed: Chunks sealed into the served collection.
+        allowed: Chunks sealed into the served collection. The chunk counts need not
+            add up to the documents: a document may be cut into several chunks, and
+            identical chunks (the same text from the same source) are stored once.
         quarantined: Chunks sealed into the quarantine collection.
         rejected: Chunks refused.
         unchanged: Chunks already in the guarded store (adopting twice adds nothing).
@@ -60,11 +62,11 @@ class AdoptReport:
         }
 
     def summary(self) -> str:
-        """One line for humans."""
+        """One line for humans (documents read and skipped; what became of their chunks)."""
         return (
-            f"adopted {self.read - self.skipped} of {self.read} documents from {self.from_collection!r}: "
-            f"{self.allowed} served, {self.quarantined} quarantined, {self.rejected} rejected, "
-            f"{self.unchanged} already stored, {self.skipped} skipped"
+            f"adopted {self.read - self.skipped} of {self.read} documents from {self.from_collection!r} "
+            f"({self.skipped} skipped); their chunks: {self.allowed} served, {self.quarantined} quarantined, "
+            f"{self.rejected} rejected, {self.unchanged} already stored (identical chunks count once)"
         )
 
 

@@ -104,6 +104,7 @@ def quarantine_purge(
         guard = open_guard(store, chroma_url, collection, key_file, config)
         guard.quarantine_get(chunk_id)
         if not yes and not typer.confirm(f"permanently delete quarantined chunk {chunk_id}?"):
+            out.print(f"not purged: {chunk_id} stays in quarantine")
             raise typer.Exit(1)
         guard.purge(chunk_id)
         out.print(f"purged {chunk_id}")
