@@ -189,7 +189,8 @@ def test_replace_metadata_skips_missing_ids_and_stale_expectations(backend: str,
     assert served.get([b.id])[0].metadata == b.metadata
 
 
-def test_cli_reseal_exits_2_when_chunks_are_left(tmp_path: Path) -> None:
+def _store_with_an_edited_chunk(tmp_path: Path) -> tuple[Guard, Keyring, Path]:
+    """A Chroma store of two chunks, one with its text edited around the guard."""
     ring = Keyring.generate()
     store = tmp_path / "store"
     g = _guard(ChromaStore(path=store), ring)
@@ -197,19 +198,18 @@ def test_cli_reseal_exits_2_when_chunks_are_left(tmp_path: Path) -> None:
     served = g.collections()[0]
     row = served.page(0, 1)[0]
     served.native.update(ids=[row.id], documents=[row.text + " (edited)"], embeddings=[row.embedding])  # type: ignore[attr-defined]
+    return g, ring, store
+
+
+def test_cli_reseal_exits_2_when_chunks_are_left(tmp_path: Path) -> None:
+    _, ring, store = _store_with_an_edited_chunk(tmp_path)
     ring.save(store / KEYRING_FILENAME)
     result = CliRunner().invoke(app, ["reseal", "--store", str(store)])
     assert result.exit_code == 2 and "1 text_mismatch" in result.stdout, result.output
 
 
 def test_chunks_an_audit_already_quarantined_as_they_were_are_held_not_left(tmp_path: Path) -> None:
-    ring = Keyring.generate()
-    store = tmp_path / "store"
-    g = _guard(ChromaStore(path=store), ring)
-    g.ingest(DOCS[:2], source="https://wiki.example/")
-    served = g.collections()[0]
-    row = served.page(0, 1)[0]
-    served.native.update(ids=[row.id], documents=[row.text + " (edited)"], embeddings=[row.embedding])  # type: ignore[attr-defined]
+    g, ring, store = _store_with_an_edited_chunk(tmp_path)
     assert g.audit(quarantine=True).exit_code == 2  # reported, and moved to quarantine as it was
     assert g.audit().exit_code == 0
     report = g.reseal()
