@@ -15,10 +15,10 @@ _STYLE = {"clean": "green", "poison": "bold red", "injection": "bold red", "plan
 
 def demo(
     data: Annotated[
-        Path | None, typer.Option(help="The demo data folder [default: demo/data of this checkout].")
+        Path | None, typer.Option(help=r"The demo data folder \[default: demo/data of this checkout].")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Keep the demo stores here [default: a temporary folder].")
+        Path | None, typer.Option("--store", help=r"Keep the demo stores here \[default: a temporary folder].")
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
