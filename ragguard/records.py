@@ -71,14 +71,21 @@ def coerce_records(
     return out
 
 
-def _record_from_mapping(rec: Mapping[str, Any], where: str, default_source: str | None) -> InputRecord:
+def _record_from_mapping(
+    rec: Mapping[str, Any], where: str, default_source: str | None, *, in_file: bool = False
+) -> InputRecord:
+    """One input record; errors name ``where``, or the record's own id once it has one.
+
+    With ``in_file``, ``where`` is a file and line and errors keep it before the id.
+    """
     text = rec.get("text")
     if not isinstance(text, str):
         raise InputError(f"{where}: 'text' is missing or not a string")
     rid = rec.get("id")
     if rid is not None and not isinstance(rid, (str, int)):
         raise InputError(f"{where}: 'id' must be a string or an integer")
-    where = f"record {rid!r}" if rid is not None else where
+    if rid is not None:
+        where = f"{where}: record {rid!r}" if in_file else f"record {rid!r}"
     validate_text(text, where)
     source = rec.get("source") or default_source or UNSPECIFIED_SOURCE
     if not isinstance(source, str):
@@ -209,12 +216,7 @@ def _read_file(path: Path, source: str | None) -> Iterator[InputRecord]:
             obj = {**obj, "id": where}
         # A source named in the record wins over the file; --source wins over both.
         rec_source = source or (obj.get("source") if isinstance(obj.get("source"), str) else None) or file_source
-        try:
-            rec = _record_from_mapping({**obj, "source": rec_source}, where, file_source)
-        except InputError as exc:  # name the line too, not only the record's own id
-            msg = str(exc)
-            raise InputError(msg if msg.startswith(where) else f"{where}: {msg}") from None
-        yield rec
+        yield _record_from_mapping({**obj, "source": rec_source}, where, file_source, in_file=True)
         seen += 1
     if seen == 0:
         raise InputError(f"{path}: no records")

@@ -17,15 +17,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import ahocorasick
-
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
 from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
 from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
 from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
 from ragguard.detectors.memo import memoized
-from ragguard.detectors.normalize import View, match_key, normalize
+from ragguard.detectors.normalize import View, keyword_automaton, match_key, normalize
 from ragguard.types import Finding, Span
 
 __all__ = [
@@ -53,18 +51,9 @@ _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
 _ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
 
 
-def _anchor_automaton(words: tuple[str, ...]) -> ahocorasick.Automaton:
-    """An Aho-Corasick automaton over every anchor: one pass finds them all, overlaps included."""
-    automaton = ahocorasick.Automaton()
-    for w in words:
-        automaton.add_word(w, w)
-    automaton.make_automaton()
-    return automaton
-
-
 # Read-only after import: searching only reads it (each iter() keeps its own state),
 # so threads may share it; nothing may add words or pickle it after this line.
-_ANCHORS = _anchor_automaton(_ALL_ANCHORS)
+_ANCHORS = keyword_automaton(_ALL_ANCHORS)
 
 
 def present_anchors(key: str) -> frozenset[str]:

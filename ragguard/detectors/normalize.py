@@ -18,7 +18,10 @@ import bisect
 import codecs
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import ahocorasick
 
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.memo import memoized
@@ -550,6 +553,19 @@ def match_key(text: str) -> str:
     if not core:
         return " " if low else ""
     return (" " if low[0].isspace() else "") + core + (" " if low[-1].isspace() else "")
+
+
+def keyword_automaton(words: Iterable[str]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton over ``words`` (each its own value): one pass finds them all, overlaps included.
+
+    Read-only once built: searching only reads it (each ``iter()`` keeps its own
+    state), so threads may share it; nothing may add words to it afterwards.
+    """
+    automaton = ahocorasick.Automaton()
+    for w in words:
+        automaton.add_word(w, w)
+    automaton.make_automaton()
+    return automaton
 
 
 def rot13(text: str) -> str:
