@@ -84,7 +84,7 @@ def _record_from_mapping(
     rid = rec.get("id")
     if rid is not None and not isinstance(rid, (str, int)):
         raise InputError(f"{where}: 'id' must be a string or an integer")
-    if rid is not None:
+    if rid is not None and not (in_file and str(rid) == where):  # a JSONL line's default id is its place
         where = f"{where}: record {rid!r}" if in_file else f"record {rid!r}"
     validate_text(text, where)
     source = rec.get("source") or default_source or UNSPECIFIED_SOURCE

@@ -57,6 +57,9 @@ def test_empty_text_and_malformed_jsonl(tmp_path: Path) -> None:
     j.write_text('{"text": "fine"}\n{"id": "m", "text": "fine", "metadata": {"a": {"b": 1}}}\n')
     code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
     assert code == EXIT_ERROR and "bad.jsonl:2: record 'm': metadata 'a'" in out.replace("\n", "")
+    j.write_text('{"text": "fine"}\n{"text": "  "}\n')
+    code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "bad.jsonl:2: text is empty" in out.replace("\n", ""), out
 
 
 def test_unsupported_file_type(tmp_path: Path) -> None:
