@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import devdata  # noqa: E402
 from perf import texts  # noqa: E402
 
 from ragguard import Guard, Settings  # noqa: E402
+from ragguard._cpus import usable_cpus  # noqa: E402
 from ragguard.audit.run import in_shard  # noqa: E402
 from ragguard.cli.audit import parse_shard  # noqa: E402
 from ragguard.detectors.registry import create  # noqa: E402
@@ -174,8 +174,8 @@ def run_child(mode: str, path: Path, workers: int = 1, shard: tuple[int, int] | 
 
 
 def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
-    auto = workers or min(os.cpu_count() or 1, 8)
-    print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {os.cpu_count()} CPUs\n")
+    auto = workers or min(usable_cpus(), 8)
+    print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {usable_cpus()} usable CPUs\n")
     print(
         "| chunks | bare Chroma read | seals only | seals + text re-scan, 1 process | "
         f"seals + text re-scan, {auto} workers | ratio to bare read | bare kNN, 1 per chunk | "
@@ -208,9 +208,9 @@ def bench_large(size: int, workers: int, data: Path, shard: tuple[int, int]) -> 
     rows walk the whole store; the kNN floor and the embedding-space re-scan walk
     one shard, against the whole store's index.
     """
-    auto = workers or min(os.cpu_count() or 1, 8)
+    auto = workers or min(usable_cpus(), 8)
     path = build(size, data)
-    print(f"\n### Audit at {size:,} chunks, {os.cpu_count()} CPUs (kNN rows: shard {shard[0]}/{shard[1]})\n")
+    print(f"\n### Audit at {size:,} chunks, {usable_cpus()} usable CPUs (kNN rows: shard {shard[0]}/{shard[1]})\n")
     print("| measure | chunks | seconds | chunks/s | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for label, mode, w, sh in (

@@ -17,10 +17,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import multiprocessing
-import os
 import pickle
 from collections.abc import Sequence
 
+from ragguard._cpus import usable_cpus
 from ragguard.detectors.base import TextDetector, detect_texts
 from ragguard.types import Finding
 
@@ -50,7 +50,7 @@ def auto_workers(total_chunks: int) -> int:
     """Workers for an audit of ``total_chunks`` when the caller did not say: one per CPU on big stores."""
     if total_chunks < AUTO_MIN_CHUNKS:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(usable_cpus(), 8))
 
 
 class TextScanPool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 import numpy as np
 import numpy.typing as npt
 
+from ragguard._cpus import usable_cpus
 from ragguard.errors import StoreError
 from ragguard.types import MetadataValue, StoredChunk
 
@@ -188,14 +188,6 @@ class ChromaCollection:
         return self._col
 
 
-def _cpus() -> int:
-    """CPUs this process may run on (a container's or taskset's limit, where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
-
-
 def _batched(fn: Callable[[npt.NDArray[np.float32]], list[T]], q: npt.NDArray[np.float32]) -> list[T]:
     """``fn`` over each ``QUERY_BATCH`` slice of ``q``, rows in query order; several slices run in threads.
 
@@ -206,7 +198,7 @@ def _batched(fn: Callable[[npt.NDArray[np.float32]], list[T]], q: npt.NDArray[np
     in the calling thread.
     """
     parts = [q[start : start + QUERY_BATCH] for start in range(0, len(q), QUERY_BATCH)]
-    threads = min(len(parts), QUERY_THREADS or min(_cpus(), 8))
+    threads = min(len(parts), QUERY_THREADS or min(usable_cpus(), 8))
     if threads <= 1:
         return [row for p in parts for row in fn(p)]
     with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ragguard-knn") as pool:
