@@ -7,6 +7,7 @@ opened, the key resolved and the model loaded on first use.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +18,15 @@ from ragguard.config import Settings
 from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import SigningKeyError, StoreError
+from ragguard.errors import InputError, SigningKeyError, StoreError
 from ragguard.policy import Policy
 from ragguard.provenance.keyring import Keyring, resolve_keyring
 from ragguard.provenance.seal import SealCache, split_metadata, verify
-from ragguard.quarantine import QuarantineEntry, find_quarantined, release
+from ragguard.quarantine import QuarantineEntry, find_quarantined, release, rescreen
 from ragguard.records import Chunker, InputRecord, coerce_records
 from ragguard.retrieval import RetrievalFilter
 from ragguard.screening import SeamContext, record_verdict, screen
-from ragguard.stores.base import QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
+from ragguard.stores.base import MAX_PAGE, QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
 from ragguard.types import (
     Chunk,
     DropReason,
@@ -446,18 +447,32 @@ class Guard:
 
     # -- quarantine review ---------------------------------------------------
     def quarantine_list(self, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:
-        """Quarantined chunks, a page at a time."""
+        """Quarantined chunks, a page at a time.
+
+        Raises:
+            InputError: If ``limit`` is not in [1, MAX_PAGE] or ``offset`` not in [0, MAX_PAGE].
+        """
+        if not (1 <= limit <= MAX_PAGE and 0 <= offset <= MAX_PAGE):
+            raise InputError(f"limit must be 1 to {MAX_PAGE} and offset 0 to {MAX_PAGE}; got {limit} and {offset}")
         _, quarantine = self.collections(create=False)
         return [self._entry(c) for c in quarantine.page(offset, limit)]
 
-    def quarantine_get(self, chunk_id: str) -> QuarantineEntry:
-        """One quarantined chunk.
+    def quarantine_get(self, chunk_id: str, *, rescan: bool = True) -> QuarantineEntry:
+        """One quarantined chunk, for review.
+
+        Args:
+            chunk_id: The chunk's id.
+            rescan: Also screen the chunk again (writing nothing) so the entry's
+                ``rescan`` carries today's verdict with each finding's explanation
+                and span; the seal keeps only detector, code and score.
 
         Raises:
             NotFoundError: If no quarantined chunk has this id.
         """
         _, quarantine = self.collections(create=False)
-        return self._entry(find_quarantined(quarantine, chunk_id))
+        chunk = find_quarantined(quarantine, chunk_id)
+        entry = self._entry(chunk)
+        return dataclasses.replace(entry, rescan=rescreen(self, chunk, entry, self._view())) if rescan else entry
 
     def release(self, chunk_id: str) -> None:
         """Re-seal a quarantined chunk as allowed and move it to the served collection.

@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ragguard._clock import utc_now
-from ragguard.errors import IntegrityError, NotFoundError
+from ragguard.detectors.base import ScreeningBatch, detect_texts, split_detectors
+from ragguard.errors import IntegrityError, NotFoundError, StoreError
 from ragguard.provenance.keyring import Keyring
 from ragguard.provenance.seal import claimed_provenance, decode_findings, seal, split_metadata, verify
+from ragguard.screening import decide_all, detect_all
 from ragguard.stores.base import Collection
-from ragguard.types import Action, StoredChunk
+from ragguard.types import Action, Chunk, Finding, Provenance, StoredChunk, TrustTier, Verdict
+
+if TYPE_CHECKING:
+    from ragguard.guard import Guard
+    from ragguard.stores.base import StoreView
+
+
+@dataclasses.dataclass(frozen=True)
+class Rescan:
+    """A quarantined chunk screened again today (nothing written): what a reviewer reads.
+
+    The seal keeps each finding's detector, code and score but not its
+    explanation or span; screening the chunk again gives both.
+
+    Attributes:
+        verdict: Today's policy verdict on today's findings.
+        text_only_because: Why only the text detectors ran, when they did: the
+            stored vector is unusable for the rest (a broken seal, another
+            embedding model, an unreadable store). None when every detector ran.
+    """
+
+    verdict: Verdict
+    text_only_because: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (the ``rescan`` of ``quarantine show`` and ``GET /v1/quarantine/{id}``)."""
+        out: dict[str, Any] = {
+            "action": self.verdict.action.value,
+            "score": round(self.verdict.score, 4),
+            "findings": [f.to_dict() for f in self.verdict.findings],
+        }
+        if self.text_only_because is not None:
+            out["text_only_because"] = self.text_only_because
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +62,11 @@ class QuarantineEntry:
     findings: tuple[tuple[str, str, float], ...]
     ingested_at: str
     seal_valid: bool
+    #: The sealed record (verified, or as claimed when the seal fails); None when unreadable.
+    provenance: Provenance | None = None
+    #: Today's detectors on the chunk, with explanations and spans; set by
+    #: :meth:`ragguard.Guard.quarantine_get`, None in listings.
+    rescan: Rescan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -39,6 +79,7 @@ class QuarantineEntry:
             "ingested_at": self.ingested_at,
             "seal_valid": self.seal_valid,
             "text": self.text,
+            **({"rescan": self.rescan.to_dict()} if self.rescan is not None else {}),
         }
 
     @classmethod
@@ -56,7 +97,42 @@ class QuarantineEntry:
             findings=decode_findings(claimed.findings) if claimed else (),
             ingested_at=claimed.ingested_at if claimed else "",
             seal_valid=reason is None and prov is not None,
+            provenance=claimed,
         )
+
+
+def rescreen(guard: Guard, chunk: StoredChunk, entry: QuarantineEntry, view: StoreView | None) -> Rescan:
+    """Today's detectors and policy on a stored chunk, against the store as it is now (``view``).
+
+    Every detector runs on the stored vector when the seal vouches for it and
+    the guard's embedder made it; the store-reading ones never count the chunk
+    as its own neighbour. Otherwise, or if the store cannot be read, only the
+    text detectors run, and :attr:`Rescan.text_only_because` says why: a
+    re-embedded vector from another model could not be compared with the store's.
+    """
+    prov = entry.provenance
+    # A broken seal's claimed trust is the attacker's word: screen it as untrusted.
+    requested = prov.trust if entry.seal_valid and prov is not None else TrustTier.UNTRUSTED
+    tier = guard.settings.trust_for(entry.source, requested)
+    _, user = split_metadata(chunk.metadata)
+    screened = Chunk(chunk.id, chunk.text, entry.source, entry.doc_id, prov.chunk_index if prov else 0, user)
+    model_id = guard.embedder.model_id
+    why: str | None = None
+    found: list[Finding] = []
+    if not entry.seal_valid or prov is None or chunk.embedding is None:
+        why = "the chunk's seal does not verify, so its stored vector is not used"
+    elif prov.embedder != model_id:
+        why = f"the chunk's vector was made by {prov.embedder}, and this guard embeds with {model_id}"
+    else:
+        vectors = np.asarray([chunk.embedding], dtype=np.float32)
+        batch = ScreeningBatch([screened], vectors, [tier], store=view, embedder=model_id)
+        try:
+            found = detect_all(guard, batch)[0]
+        except StoreError as exc:
+            why = f"the store could not be read ({exc})"
+    if why is not None:
+        found = [f for per_text in detect_texts(split_detectors(guard.detectors)[0], [chunk.text]) for f in per_text[0]]
+    return Rescan(decide_all(guard, [screened], [tier], [found])[0], why)
 
 
 def find_quarantined(quarantine: Collection, chunk_id: str) -> StoredChunk:
@@ -91,4 +167,4 @@ def release(served: Collection, quarantine: Collection, chunk: StoredChunk, keyr
     quarantine.delete([chunk.id])
 
 
-__all__ = ["QuarantineEntry", "find_quarantined", "release"]
+__all__ = ["QuarantineEntry", "Rescan", "find_quarantined", "release", "rescreen"]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ragguard.guard import Guard
     from ragguard.stores.base import StoreView
 
-__all__ = ["SeamContext", "record_verdict", "screen"]
+__all__ = ["SeamContext", "decide_all", "detect_all", "record_verdict", "screen"]
 
 
 class SeamContext:
@@ -108,13 +108,8 @@ def screen(
     )
     vectors = guard.embedder.embed(texts)
     batch = ScreeningBatch(chunks=chunks, embeddings=vectors, trust=trust, store=view, embedder=guard.embedder.model_id)
-    text_results = pending.result() if pending is not None else detect_texts(text_detectors, texts)
-    from_text = dict(zip(map(id, text_detectors), text_results, strict=True))
-    per_chunk: list[list[Finding]] = [[] for _ in chunks]
-    for det in guard.detectors:  # in the guard's order, whichever thread ran them
-        results = from_text.get(id(det))
-        for i, found in enumerate(results if results is not None else det.detect(batch)):
-            per_chunk[i].extend(found)
+    text_results = pending.result() if pending is not None else None
+    per_chunk = detect_all(guard, batch, text_results)
     if context:
         for c, found in zip(chunks, per_chunk, strict=True):
             have = {f.code for f in found}
@@ -123,11 +118,42 @@ def screen(
                 if f.code not in have:
                     have.add(f.code)
                     found.append(f)
+    return vectors, decide_all(guard, chunks, trust, per_chunk)
+
+
+def detect_all(
+    guard: Guard, batch: ScreeningBatch, text_results: Sequence[Sequence[Sequence[Finding]]] | None = None
+) -> list[list[Finding]]:
+    """Every detector's findings per chunk of ``batch``, in the guard's detector order.
+
+    Args:
+        guard: Supplies the detectors.
+        batch: Chunks with their vectors already computed.
+        text_results: What :func:`~ragguard.detectors.base.detect_texts` returned
+            for the guard's text detectors on these chunks, when it ran elsewhere;
+            computed here when None.
+    """
+    text_detectors = split_detectors(guard.detectors)[0]
+    if text_results is None:
+        text_results = detect_texts(text_detectors, [c.text for c in batch.chunks])
+    from_text = dict(zip(map(id, text_detectors), text_results, strict=True))
+    per_chunk: list[list[Finding]] = [[] for _ in batch.chunks]
+    for det in guard.detectors:  # in the guard's order, whichever thread ran them
+        results = from_text.get(id(det))
+        for i, found in enumerate(results if results is not None else det.detect(batch)):
+            per_chunk[i].extend(found)
+    return per_chunk
+
+
+def decide_all(
+    guard: Guard, chunks: Sequence[Chunk], trust: Sequence[TrustTier], per_chunk: Sequence[Sequence[Finding]]
+) -> list[Verdict]:
+    """The policy's verdict per chunk, with each source's threshold overrides."""
     verdicts = []
     for c, t, found in zip(chunks, trust, per_chunk, strict=True):
         override = guard.settings.thresholds_for(c.source, guard.policy.thresholds(t))
         verdicts.append(guard.policy.decide(c.id, found, t, override))
-    return vectors, verdicts
+    return verdicts
 
 
 def record_verdict(record_id: str, chunk_verdicts: list[Verdict]) -> RecordVerdict:

@@ -23,14 +23,15 @@ from ragguard.cli.common import (
     preview,
     setup_logging,
 )
+from ragguard.stores.base import MAX_PAGE
 
 quarantine_app = typer.Typer(help="Review quarantined chunks: nothing is lost until purged.", no_args_is_help=True)
 
 
 @quarantine_app.command("list")
 def quarantine_list(
-    limit: Annotated[int, typer.Option(min=1, help="Entries per page.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Entries to skip.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE, help="Entries per page.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_PAGE, help="Entries to skip.")] = 0,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -102,7 +103,7 @@ def quarantine_purge(
     setup_logging(False)
     with errors():
         guard = open_guard(store, chroma_url, collection, key_file, config)
-        guard.quarantine_get(chunk_id)
+        guard.quarantine_get(chunk_id, rescan=False)  # exists? (raises NotFoundError)
         if not yes and not typer.confirm(f"permanently delete quarantined chunk {chunk_id}?"):
             out.print(f"not purged: {chunk_id} stays in quarantine")
             raise typer.Exit(1)

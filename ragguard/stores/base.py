@@ -20,6 +20,8 @@ import numpy.typing as npt
 from ragguard.types import MetadataValue, StoredChunk
 
 QUARANTINE_SUFFIX = "__quarantine"
+#: The largest page offset or size a caller may ask a store for: Chroma counts both in 32 bits.
+MAX_PAGE = 2**32 - 1
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: Seconds an early-stopped walk waits for its reader thread's read in progress.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -100,7 +101,7 @@ class InMemoryCollection:
 
     def page_ids(self, offset: int, limit: int) -> list[str]:
         """Ids ``[offset, offset + limit)`` in insertion order."""
-        return list(itertools.islice(self._rows, offset, offset + limit))
+        return list(itertools.islice(self._rows, offset, min(offset + limit, sys.maxsize)))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""

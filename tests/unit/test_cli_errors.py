@@ -102,6 +102,8 @@ def test_bad_key_file(tmp_path: Path) -> None:
         ["search", "x", "-k", "0"],
         ["quarantine", "show"],
         ["quarantine", "bogus"],
+        ["quarantine", "list", "--offset", str(2**63)],  # past what Chroma counts (32 bits)
+        ["quarantine", "list", "--limit", str(2**40)],
     ],
 )
 def test_usage_errors_exit_3_never_2_which_audit_keeps_for_integrity_failures(args: list[str], tmp_path: Path) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from ragguard import Action, DropReason, Guard, Settings, SourceRule, TrustTier
+from ragguard.detectors.base import TextDetector
 from ragguard.errors import InputError, IntegrityError, NotFoundError, StoreError
 from ragguard.policy import Thresholds
 from ragguard.provenance import Keyring
 from ragguard.provenance.seal import from_metadata
 from ragguard.provenance.seal import seal as seal_prov
 from ragguard.testing import FakeEmbedder, FlagDetector, InMemoryCollection, edit_seal, make_guard
+from ragguard.types import Finding, Span
 
 CLEAN = [
     "The Nobel Prize in Physics 1901 was awarded to Wilhelm Conrad Röntgen for the discovery of X-rays.",
@@ -94,6 +98,76 @@ def test_release_refuses_a_tampered_quarantined_chunk() -> None:
     with pytest.raises(IntegrityError, match="text_mismatch"):
         g.release(qid)
     assert served(g).count() == 0 and q.count() == 1
+
+
+def test_quarantine_get_rescreens_with_explanations_and_spans_and_writes_nothing() -> None:
+    g = guard()
+    qid = g.ingest([BAD, *CLEAN], source="s", trust="untrusted").records[0].chunks[0].chunk_id
+    before = (served(g).count(), quarantined(g).count())
+    entry = g.quarantine_get(qid)
+    assert entry.rescan is not None and entry.rescan.text_only_because is None
+    assert entry.rescan.verdict.action is Action.QUARANTINE
+    (found,) = entry.rescan.verdict.findings
+    assert found.code == entry.findings[0][1] == "RG-TEST-001"
+    assert found.explanation and found.span is not None
+    assert BAD[found.span.start : found.span.end].lower() == "ignore previous instructions"
+    out = entry.to_dict()
+    assert out["rescan"]["findings"][0]["span"] == [found.span.start, found.span.end]
+    assert "text_only_because" not in out["rescan"]
+    assert (served(g).count(), quarantined(g).count()) == before
+    # Listings and an explicit opt-out stay cheap: no re-screening, no "rescan" key.
+    assert all(e.rescan is None and "rescan" not in e.to_dict() for e in g.quarantine_list())
+    assert g.quarantine_get(qid, rescan=False).rescan is None
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10, 2**32), (2**32, 0)])
+def test_quarantine_pages_out_of_range_are_input_errors(limit: int, offset: int) -> None:
+    g = guard()
+    g.ingest([BAD], source="s")
+    with pytest.raises(InputError, match="limit must be 1 to"):
+        g.quarantine_list(limit=limit, offset=offset)
+    assert len(g.quarantine_list(limit=10, offset=2**32 - 1)) == 0  # past the end, in range: empty
+    assert quarantined(g).page_ids(2**62, 2**62) == []
+
+
+def test_quarantine_rescreen_of_a_broken_seal_reads_only_the_text_and_distrusts_its_tier() -> None:
+    # The edited seal claims a trusted source, whose threshold (0.8) would allow the text's 0.6 finding.
+    g = guard(detectors=[FlagDetector(r"ignore previous instructions", 0.3), PatternTextDetector("ignore", 0.6)])
+    qid = g.ingest([BAD], source="s", trust="untrusted").records[0].chunks[0].chunk_id
+    q = quarantined(g)
+    row = q.get([qid])[0]
+    q.raw_set(qid, row.text, row.embedding, edit_seal(row.metadata, trust="trusted"))
+    entry = g.quarantine_get(qid)
+    assert not entry.seal_valid and entry.rescan is not None
+    assert entry.rescan.text_only_because is not None and "seal does not verify" in entry.rescan.text_only_because
+    # Only the text detector ran (the batch detector needs the vector the seal no longer vouches for).
+    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
+    assert entry.rescan.verdict.action is Action.QUARANTINE
+
+
+def test_quarantine_rescreen_with_another_embedding_model_reads_only_the_text() -> None:
+    g = guard(detectors=[PatternTextDetector("ignore", 0.7)])
+    qid = g.ingest([BAD], source="s").records[0].chunks[0].chunk_id
+    other = Guard(g.store, FakeEmbedder(32, model_id="other/model"), settings=Settings(), keyring=g.keyring(),
+                  detectors=[PatternTextDetector("ignore", 0.7)])  # fmt: skip
+    entry = other.quarantine_get(qid)
+    assert entry.seal_valid and entry.rescan is not None
+    assert entry.rescan.text_only_because is not None and "other/model" in entry.rescan.text_only_because
+    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
+
+
+class PatternTextDetector(TextDetector):
+    """A text detector for these tests: flags the first match of a pattern, with its span."""
+
+    name = "pattern"
+
+    def __init__(self, pattern: str, score: float) -> None:
+        self.pattern = pattern
+        self.score = score
+
+    def detect_text(self, text: str) -> list[Finding]:
+        m = re.search(self.pattern, text, re.IGNORECASE)
+        return [Finding(self.name, "RG-TEST-TXT", self.score, "matches.", Span(m.start(), m.end()))] if m else []
 
 
 def test_purge_deletes_and_unknown_ids_are_reported() -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from ragguard import Guard, NotFoundError, QuarantineEntry, RecordVerdict, SearchResult, StoreError
 from ragguard.audit import AuditCounts, AuditReport
 from ragguard.audit.baseline import detector_info
+from ragguard.stores.base import MAX_PAGE
 from starlette.concurrency import run_in_threadpool
 
 from ragguard_server.auth import require_token
@@ -184,7 +185,7 @@ async def search(body: SearchRequest, state: StateDep) -> SearchResponse:
 async def quarantine_list(
     state: StateDep,
     limit: Annotated[int, Query(ge=1, description="Entries per page (at most max_quarantine_page).")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Entries to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_PAGE, description="Entries to skip.")] = 0,
 ) -> QuarantineListResponse:
     """A page of quarantined chunks, with their findings and whether their seal verifies."""
     guard = state.require_guard()

@@ -129,6 +129,18 @@ class QuarantineFinding(BaseModel):
     score: float
 
 
+class RescanOut(BaseModel):
+    """Today's verdict on a quarantined chunk, screened again; the seal keeps no explanations."""
+
+    action: Action
+    score: float
+    findings: list[FindingOut]
+    text_only_because: str | None = Field(
+        default=None,
+        description="Set when only the text detectors ran: why the stored vector could not be used.",
+    )
+
+
 class QuarantineEntryOut(BaseModel):
     """A quarantined chunk, for review."""
 
@@ -140,6 +152,9 @@ class QuarantineEntryOut(BaseModel):
     ingested_at: str
     seal_valid: bool
     text: str
+    rescan: RescanOut | None = Field(
+        default=None, description="Today's detectors on the chunk, with explanations and spans (single entry only)."
+    )
 
 
 class QuarantineListResponse(BaseModel):

@@ -410,10 +410,25 @@ def test_quarantine_list_and_show(client: TestClient) -> None:
     listing = client.get("/v1/quarantine", params={"limit": 10, "offset": 0}, headers=AUTH).json()
     assert listing["limit"] == 10 and listing["offset"] == 0
     entry = client.get(f"/v1/quarantine/{cid}", headers=AUTH).json()
+    rescan = entry.pop("rescan")
+    # A listing does not screen again; the single entry does, to explain itself.
+    assert listing["entries"][0].pop("rescan") is None
     assert entry == listing["entries"][0]
     assert entry["seal_valid"] is True and entry["doc_id"] == "q" and entry["source"] == SRC
     assert entry["findings"] == [{"detector": "flag", "code": "RG-TEST-001", "score": 0.7}]
     assert QUARANTINE_WORD in entry["text"]
+    assert rescan["action"] == "quarantine"
+    (found,) = rescan["findings"]
+    assert found["code"] == "RG-TEST-001" and found["explanation"]
+    start, end = found["span"]
+    assert QUARANTINE_WORD in entry["text"][start:end]
+
+
+def test_quarantine_offset_past_what_a_store_counts_is_a_422(client: TestClient) -> None:
+    _quarantined_id(client)
+    r = client.get("/v1/quarantine", params={"offset": 2**63 - 50}, headers=AUTH)
+    assert r.status_code == 422, r.text
+    assert client.get("/v1/quarantine", params={"offset": 2**32 - 1}, headers=AUTH).json()["entries"] == []
 
 
 def test_quarantine_empty_store(client: TestClient) -> None:
