@@ -457,14 +457,16 @@ class Guard:
         _, quarantine = self.collections(create=False)
         return [self._entry(c) for c in quarantine.page(offset, limit)]
 
-    def quarantine_get(self, chunk_id: str, *, rescan: bool = True) -> QuarantineEntry:
+    def quarantine_get(self, chunk_id: str, *, rescan: bool = False) -> QuarantineEntry:
         """One quarantined chunk, for review.
 
         Args:
             chunk_id: The chunk's id.
             rescan: Also screen the chunk again (writing nothing) so the entry's
                 ``rescan`` carries today's verdict with each finding's explanation
-                and span; the seal keeps only detector, code and score.
+                and span; the seal keeps only detector, code and score. Runs the
+                detectors (see :func:`ragguard.quarantine.rescreen`); ``quarantine
+                show`` and ``GET /v1/quarantine/{id}`` ask for it.
 
         Raises:
             NotFoundError: If no quarantined chunk has this id.

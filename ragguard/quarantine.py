@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ragguard.guard import Guard
     from ragguard.stores.base import StoreView
 
+log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class Rescan:
@@ -33,10 +36,14 @@ class Rescan:
         text_only_because: Why only the text detectors ran, when they did: the
             stored vector is unusable for the rest (a broken seal, another
             embedding model, an unreadable store). None when every detector ran.
+        not_found_again: Rule codes in the seal that today's screen did not find.
+            A chunk alone cannot show what ingest read across its seams with the
+            neighbouring chunk, the store has changed since, and rules change.
     """
 
     verdict: Verdict
     text_only_because: str | None = None
+    not_found_again: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the ``rescan`` of ``quarantine show`` and ``GET /v1/quarantine/{id}``)."""
@@ -47,6 +54,8 @@ class Rescan:
         }
         if self.text_only_because is not None:
             out["text_only_because"] = self.text_only_because
+        if self.not_found_again:
+            out["not_found_again"] = list(self.not_found_again)
         return out
 
 
@@ -62,8 +71,9 @@ class QuarantineEntry:
     findings: tuple[tuple[str, str, float], ...]
     ingested_at: str
     seal_valid: bool
-    #: The sealed record (verified, or as claimed when the seal fails); None when unreadable.
-    provenance: Provenance | None = None
+    #: The sealed record as stored: verified when ``seal_valid``, otherwise only
+    #: what it claims (an attacker's word); None when unreadable.
+    claimed: Provenance | None = None
     #: Today's detectors on the chunk, with explanations and spans; set by
     #: :meth:`ragguard.Guard.quarantine_get`, None in listings.
     rescan: Rescan | None = None
@@ -97,7 +107,7 @@ class QuarantineEntry:
             findings=decode_findings(claimed.findings) if claimed else (),
             ingested_at=claimed.ingested_at if claimed else "",
             seal_valid=reason is None and prov is not None,
-            provenance=claimed,
+            claimed=claimed,
         )
 
 
@@ -109,30 +119,41 @@ def rescreen(guard: Guard, chunk: StoredChunk, entry: QuarantineEntry, view: Sto
     as its own neighbour. Otherwise, or if the store cannot be read, only the
     text detectors run, and :attr:`Rescan.text_only_because` says why: a
     re-embedded vector from another model could not be compared with the store's.
+    A broken seal's claims (trust tier, source) are the attacker's word: such a
+    chunk is screened as untrusted under the default thresholds, no source's override.
+    Detector errors propagate, as they would on ingest.
     """
-    prov = entry.provenance
-    # A broken seal's claimed trust is the attacker's word: screen it as untrusted.
-    requested = prov.trust if entry.seal_valid and prov is not None else TrustTier.UNTRUSTED
-    tier = guard.settings.trust_for(entry.source, requested)
+    prov = entry.claimed if entry.seal_valid else None
+    source = prov.source if prov is not None else ""
+    tier = guard.settings.trust_for(source, prov.trust if prov is not None else TrustTier.UNTRUSTED)
     _, user = split_metadata(chunk.metadata)
-    screened = Chunk(chunk.id, chunk.text, entry.source, entry.doc_id, prov.chunk_index if prov else 0, user)
+    screened = Chunk(chunk.id, chunk.text, source, entry.doc_id, prov.chunk_index if prov else 0, user)
     model_id = guard.embedder.model_id
     why: str | None = None
     found: list[Finding] = []
-    if not entry.seal_valid or prov is None or chunk.embedding is None:
+    if prov is None or chunk.embedding is None:
         why = "the chunk's seal does not verify, so its stored vector is not used"
     elif prov.embedder != model_id:
-        why = f"the chunk's vector was made by {prov.embedder}, and this guard embeds with {model_id}"
+        # Model ids can be local paths: the log names them, the answer (which may go over HTTP) does not.
+        log.info("rescan of %s: vector made by %s, this guard embeds with %s", chunk.id, prov.embedder, model_id)
+        why = "the chunk's vector was made by another embedding model than this guard's"
     else:
         vectors = np.asarray([chunk.embedding], dtype=np.float32)
         batch = ScreeningBatch([screened], vectors, [tier], store=view, embedder=model_id)
         try:
             found = detect_all(guard, batch)[0]
         except StoreError as exc:
-            why = f"the store could not be read ({exc})"
+            log.warning("rescan of %s: the store could not be read: %s", chunk.id, exc)
+            why = "the store could not be read (see the log)"
     if why is not None:
         found = [f for per_text in detect_texts(split_detectors(guard.detectors)[0], [chunk.text]) for f in per_text[0]]
-    return Rescan(decide_all(guard, [screened], [tier], [found])[0], why)
+    if prov is None:
+        verdict = guard.policy.decide(chunk.id, found, TrustTier.UNTRUSTED)
+    else:
+        verdict = decide_all(guard, [screened], [tier], [found])[0]
+    today = {f.code for f in verdict.findings}
+    missing = tuple(dict.fromkeys(code for _, code, _ in entry.findings if code not in today))
+    return Rescan(verdict, why, missing)
 
 
 def find_quarantined(quarantine: Collection, chunk_id: str) -> StoredChunk:

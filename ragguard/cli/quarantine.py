@@ -65,11 +65,16 @@ def quarantine_show(
     key_file: KeyFileOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Show one quarantined chunk with its findings (always JSON)."""
+    """Show one quarantined chunk with its findings (always JSON).
+
+    Under "rescan", the chunk screened again today (nothing written): the verdict,
+    each finding's explanation and span, and the sealed codes not found again.
+    """
     setup_logging(False)
     with errors():
         guard = open_guard(store, chroma_url, collection, key_file, config)
-        sys.stdout.write(json.dumps(guard.quarantine_get(chunk_id).to_dict(), ensure_ascii=False, indent=2) + "\n")
+        entry = guard.quarantine_get(chunk_id, rescan=True)
+        sys.stdout.write(json.dumps(entry.to_dict(), ensure_ascii=False, indent=2) + "\n")
 
 
 @quarantine_app.command("release")
@@ -103,7 +108,7 @@ def quarantine_purge(
     setup_logging(False)
     with errors():
         guard = open_guard(store, chroma_url, collection, key_file, config)
-        guard.quarantine_get(chunk_id, rescan=False)  # exists? (raises NotFoundError)
+        guard.quarantine_get(chunk_id)  # exists? (raises NotFoundError)
         if not yes and not typer.confirm(f"permanently delete quarantined chunk {chunk_id}?"):
             out.print(f"not purged: {chunk_id} stays in quarantine")
             raise typer.Exit(1)

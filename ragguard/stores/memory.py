@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -101,7 +100,9 @@ class InMemoryCollection:
 
     def page_ids(self, offset: int, limit: int) -> list[str]:
         """Ids ``[offset, offset + limit)`` in insertion order."""
-        return list(itertools.islice(self._rows, offset, min(offset + limit, sys.maxsize)))
+        if offset >= len(self._rows):
+            return []
+        return list(itertools.islice(self._rows, offset, min(offset + limit, len(self._rows))))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""

@@ -100,24 +100,76 @@ def test_release_refuses_a_tampered_quarantined_chunk() -> None:
     assert served(g).count() == 0 and q.count() == 1
 
 
+def _rows(col: InMemoryCollection) -> list[tuple]:
+    return [(c.id, c.text, c.embedding.tobytes(), sorted(c.metadata.items())) for c in col.page(0, 10_000)]
+
+
 def test_quarantine_get_rescreens_with_explanations_and_spans_and_writes_nothing() -> None:
     g = guard()
     qid = g.ingest([BAD, *CLEAN], source="s", trust="untrusted").records[0].chunks[0].chunk_id
-    before = (served(g).count(), quarantined(g).count())
-    entry = g.quarantine_get(qid)
+    before = (_rows(served(g)), _rows(quarantined(g)))
+    entry = g.quarantine_get(qid, rescan=True)
     assert entry.rescan is not None and entry.rescan.text_only_because is None
-    assert entry.rescan.verdict.action is Action.QUARANTINE
+    assert entry.rescan.verdict.action is Action.QUARANTINE and entry.rescan.not_found_again == ()
     (found,) = entry.rescan.verdict.findings
     assert found.code == entry.findings[0][1] == "RG-TEST-001"
     assert found.explanation and found.span is not None
     assert BAD[found.span.start : found.span.end].lower() == "ignore previous instructions"
     out = entry.to_dict()
     assert out["rescan"]["findings"][0]["span"] == [found.span.start, found.span.end]
-    assert "text_only_because" not in out["rescan"]
-    assert (served(g).count(), quarantined(g).count()) == before
-    # Listings and an explicit opt-out stay cheap: no re-screening, no "rescan" key.
+    assert "text_only_because" not in out["rescan"] and "not_found_again" not in out["rescan"]
+    assert (_rows(served(g)), _rows(quarantined(g))) == before
+    # Listings and the default stay cheap: no re-screening, no "rescan" key.
     assert all(e.rescan is None and "rescan" not in e.to_dict() for e in g.quarantine_list())
-    assert g.quarantine_get(qid, rescan=False).rescan is None
+    assert g.quarantine_get(qid).rescan is None
+
+
+@pytest.mark.parametrize("claim", [{"trust": "trusted"}, {"source": "https://lenient.example/page"}])
+def test_quarantine_rescreen_of_a_broken_seal_reads_only_the_text_and_believes_none_of_its_claims(claim: dict) -> None:
+    # A trusted tier (0.8) or the lenient source's override (0.95) would allow the text's 0.6 finding.
+    settings = Settings(sources=[SourceRule(pattern="https://lenient.example/*", quarantine_at=0.95)])
+    g = guard(
+        settings=settings,
+        detectors=[FlagDetector(r"ignore previous instructions", 0.3), PatternTextDetector("ignore", 0.6)],
+    )
+    qid = g.ingest([BAD], source="s", trust="untrusted").records[0].chunks[0].chunk_id
+    q = quarantined(g)
+    row = q.get([qid])[0]
+    q.raw_set(qid, row.text, row.embedding, edit_seal(row.metadata, **claim))
+    entry = g.quarantine_get(qid, rescan=True)
+    assert not entry.seal_valid and entry.rescan is not None
+    assert entry.rescan.text_only_because is not None and "seal does not verify" in entry.rescan.text_only_because
+    # Only the text detector ran (the batch detector needs the vector the seal no longer vouches for).
+    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
+    assert entry.rescan.verdict.action is Action.QUARANTINE
+    assert entry.rescan.not_found_again == ("RG-TEST-001",)
+
+
+def test_quarantine_rescreen_with_another_embedding_model_reads_only_the_text() -> None:
+    g = guard(detectors=[PatternTextDetector("ignore", 0.7)])
+    qid = g.ingest([BAD], source="s").records[0].chunks[0].chunk_id
+    other = Guard(g.store, FakeEmbedder(32, model_id="/home/me/models/other"), settings=Settings(),
+                  keyring=g.keyring(), detectors=[PatternTextDetector("ignore", 0.7)])  # fmt: skip
+    entry = other.quarantine_get(qid, rescan=True)
+    assert entry.seal_valid and entry.rescan is not None
+    assert entry.rescan.text_only_because == "the chunk's vector was made by another embedding model than this guard's"
+    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
+
+
+def test_quarantine_rescreen_survives_an_unreadable_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragguard.detectors.campaign import CampaignDetector
+    from ragguard.stores.base import StoreView
+
+    g = guard(detectors=[CampaignDetector(), PatternTextDetector("ignore", 0.7)])
+    qid = g.ingest([BAD], source="s").records[0].chunks[0].chunk_id
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreError("Chroma collection 'kb' at /secret/path: connection refused")
+
+    monkeypatch.setattr(StoreView, "nearest", down)
+    entry = g.quarantine_get(qid, rescan=True)
+    assert entry.rescan is not None and entry.rescan.text_only_because == "the store could not be read (see the log)"
+    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10, 2**32), (2**32, 0)])
@@ -127,33 +179,18 @@ def test_quarantine_pages_out_of_range_are_input_errors(limit: int, offset: int)
     with pytest.raises(InputError, match="limit must be 1 to"):
         g.quarantine_list(limit=limit, offset=offset)
     assert len(g.quarantine_list(limit=10, offset=2**32 - 1)) == 0  # past the end, in range: empty
-    assert quarantined(g).page_ids(2**62, 2**62) == []
+    assert quarantined(g).page_ids(2**63, 2**63) == []
 
 
-def test_quarantine_rescreen_of_a_broken_seal_reads_only_the_text_and_distrusts_its_tier() -> None:
-    # The edited seal claims a trusted source, whose threshold (0.8) would allow the text's 0.6 finding.
-    g = guard(detectors=[FlagDetector(r"ignore previous instructions", 0.3), PatternTextDetector("ignore", 0.6)])
-    qid = g.ingest([BAD], source="s", trust="untrusted").records[0].chunks[0].chunk_id
-    q = quarantined(g)
-    row = q.get([qid])[0]
-    q.raw_set(qid, row.text, row.embedding, edit_seal(row.metadata, trust="trusted"))
-    entry = g.quarantine_get(qid)
-    assert not entry.seal_valid and entry.rescan is not None
-    assert entry.rescan.text_only_because is not None and "seal does not verify" in entry.rescan.text_only_because
-    # Only the text detector ran (the batch detector needs the vector the seal no longer vouches for).
-    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
-    assert entry.rescan.verdict.action is Action.QUARANTINE
-
-
-def test_quarantine_rescreen_with_another_embedding_model_reads_only_the_text() -> None:
-    g = guard(detectors=[PatternTextDetector("ignore", 0.7)])
+def test_sealed_codes_today_s_detectors_do_not_find_are_listed() -> None:
+    g = guard(detectors=[FlagDetector(r"ignore previous instructions", 0.7), PatternTextDetector("einstein", 0.1)])
     qid = g.ingest([BAD], source="s").records[0].chunks[0].chunk_id
-    other = Guard(g.store, FakeEmbedder(32, model_id="other/model"), settings=Settings(), keyring=g.keyring(),
-                  detectors=[PatternTextDetector("ignore", 0.7)])  # fmt: skip
-    entry = other.quarantine_get(qid)
-    assert entry.seal_valid and entry.rescan is not None
-    assert entry.rescan.text_only_because is not None and "other/model" in entry.rescan.text_only_because
-    assert [f.code for f in entry.rescan.verdict.findings] == ["RG-TEST-TXT"]
+    today = Guard(g.store, g.embedder, settings=Settings(), keyring=g.keyring(),
+                  detectors=[PatternTextDetector("einstein", 0.1)])  # fmt: skip
+    entry = today.quarantine_get(qid, rescan=True)
+    assert entry.rescan is not None and entry.rescan.verdict.action is Action.ALLOW
+    assert entry.rescan.not_found_again == ("RG-TEST-001",)
+    assert entry.to_dict()["rescan"]["not_found_again"] == ["RG-TEST-001"]
 
 
 class PatternTextDetector(TextDetector):

@@ -212,7 +212,7 @@ def _not_found(chunk_id: str) -> Callable[[], Any]:
 async def quarantine_get(chunk_id: ChunkId, state: StateDep) -> QuarantineEntryOut:
     """One quarantined chunk; 404 if there is none with this id."""
     guard = state.require_guard()
-    entry = await _or_empty(guard, lambda: guard.quarantine_get(chunk_id), _not_found(chunk_id))
+    entry = await _or_empty(guard, lambda: guard.quarantine_get(chunk_id, rescan=True), _not_found(chunk_id))
     return QuarantineEntryOut.model_validate(entry.to_dict())
 
 

@@ -139,6 +139,10 @@ class RescanOut(BaseModel):
         default=None,
         description="Set when only the text detectors ran: why the stored vector could not be used.",
     )
+    not_found_again: list[str] = Field(
+        default_factory=list,
+        description="Sealed rule codes today's screen did not find (seams, a changed store or rules).",
+    )
 
 
 class QuarantineEntryOut(BaseModel):
