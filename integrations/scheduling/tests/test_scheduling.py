@@ -124,7 +124,24 @@ def test_kubernetes_cronjob() -> None:
     assert any(baseline.startswith(m + "/") for m in mounts)  # the baseline lives on a volume
     volumes = {v["name"] for v in pod["volumes"]}
     assert {m["name"] for m in container["volumeMounts"]} <= volumes
-    assert "fsGroup" not in pod.get("securityContext", {})  # would make the key file group-readable
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_kubernetes_cronjob_audit_reads_a_0600_copy_of_the_key_never_the_secret_mount() -> None:
+    # A Secret's files belong to root; fsGroup makes them group-readable, which ragguard refuses.
+    pod = yaml.safe_load((HERE / "cronjob.yaml").read_text())["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secrets = {name for name, v in volumes.items() if "secret" in v}
+    (audit,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in audit["env"]}
+    key_file = env["RAGGUARD_KEY_FILE"]
+    assert not secrets & {m["name"] for m in audit["volumeMounts"]}  # the audit never sees the Secret itself
+    (key_mount,) = [m for m in audit["volumeMounts"] if key_file.startswith(m["mountPath"] + "/")]
+    assert volumes[key_mount["name"]]["emptyDir"]["medium"] == "Memory" and key_mount.get("readOnly") is True
+    (init,) = pod["initContainers"]
+    assert init["command"][:3] == ["install", "-m", "0600"] and init["command"][-1] == key_file
+    assert {m["name"] for m in init["volumeMounts"]} == secrets | {key_mount["name"]}
+    assert "runAsUser" not in init.get("securityContext", {})  # the pod's non-root user, not root
 
 
 def test_readme_covers_each_file_and_exit_code() -> None:
