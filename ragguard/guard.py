@@ -24,7 +24,7 @@ from ragguard.provenance.keyring import Keyring, resolve_keyring
 from ragguard.provenance.seal import SealCache, split_metadata, verify
 from ragguard.quarantine import QuarantineEntry, find_quarantined, release, rescreen
 from ragguard.records import Chunker, InputRecord, coerce_records
-from ragguard.retrieval import RetrievalFilter
+from ragguard.retrieval import RetrievalFilter, log_dropped
 from ragguard.screening import SeamContext, record_verdict, screen
 from ragguard.stores.base import MAX_PAGE, QUARANTINE_SUFFIX, Collection, StoreClient, StoreView
 from ragguard.types import (
@@ -190,8 +190,11 @@ class Guard:
                     # Never created on a read: a deleted quarantine is evidence gone, not an empty one.
                     raise StoreError(
                         f"{self.store.describe()} has the collection {self.collection_name!r} but not its quarantine "
-                        f"{qname!r} (deleted, or a first ingest of an older release was interrupted); "
-                        "ingesting into it creates an empty one"
+                        f"{qname!r}. If ragguard did not write it (a plain LangChain or Chroma collection), bring it "
+                        "under a guarded collection of another name with `ragguard adopt --from-collection "
+                        f"{self.collection_name} --collection NEW_NAME` (Guard.adopt); "
+                        "if the quarantine was deleted or a first ingest of an older release was interrupted, "
+                        "ingesting creates an empty one"
                     ) from None
             self._cols = (served, quarantine)
         return self._cols
@@ -238,7 +241,7 @@ class Guard:
         progress: Progress | None,
     ) -> tuple[list[RecordVerdict], dict[str, int]]:
         recs = coerce_records(records, source)
-        requested = TrustTier(trust) if trust is not None else None
+        requested = _trust_tier(trust) if trust is not None else None
         split = self._chunks(recs)
         unique: dict[str, Chunk] = {}
         for _, chunks in split:
@@ -340,10 +343,11 @@ class Guard:
         n = k
         while True:
             rows = served.query(qv, n)[0]
-            kept, dropped = flt.apply(rows)
+            kept, dropped = flt.apply(rows, log_drops=False)  # each window holds the last: log once, below
             if len(kept) >= k or len(rows) < n:  # enough, or the store has no more
                 break
             n *= 4
+        log_dropped(dropped)
         hits = tuple(_hit(chunk, prov) for chunk, prov in kept[:k])
         return SearchResult(hits, tuple(dropped))
 
@@ -500,6 +504,14 @@ class Guard:
 
     def _entry(self, chunk: StoredChunk) -> QuarantineEntry:
         return QuarantineEntry.from_stored(chunk, self.keyring())
+
+
+def _trust_tier(trust: TrustTier | str) -> TrustTier:
+    try:
+        return TrustTier(trust)
+    except ValueError:
+        valid = ", ".join(t.value for t in TrustTier)
+        raise InputError(f"trust must be one of {valid}; got {trust!r}") from None
 
 
 def _hit(chunk: StoredChunk, prov: Provenance) -> Hit:

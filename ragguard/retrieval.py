@@ -60,8 +60,17 @@ class RetrievalFilter:
             log.exception("retrieval filter could not check chunk %s", chunk.id)
             return None, DropReason.MALFORMED_SEAL
 
-    def apply(self, chunks: Iterable[StoredChunk]) -> tuple[list[tuple[StoredChunk, Provenance]], list[Drop]]:
-        """Split chunks into those that pass (with their provenance) and drops."""
+    def apply(
+        self, chunks: Iterable[StoredChunk], *, log_drops: bool = True
+    ) -> tuple[list[tuple[StoredChunk, Provenance]], list[Drop]]:
+        """Split chunks into those that pass (with their provenance) and drops.
+
+        Args:
+            chunks: Candidates, in rank order.
+            log_drops: Log each drop at WARNING; a caller that re-applies the
+                filter to a widening window logs the final drops once instead
+                (:func:`log_drops`).
+        """
         kept: list[tuple[StoredChunk, Provenance]] = []
         dropped: list[Drop] = []
         for chunk in chunks:
@@ -69,7 +78,13 @@ class RetrievalFilter:
             if reason is None and prov is not None:
                 kept.append((chunk, prov))
             else:
-                reason = reason or DropReason.MALFORMED_SEAL
-                log.warning("retrieval filter dropped chunk %s: %s", chunk.id, reason.value)
-                dropped.append(Drop(chunk.id, reason))
+                dropped.append(Drop(chunk.id, reason or DropReason.MALFORMED_SEAL))
+        if log_drops:
+            log_dropped(dropped)
         return kept, dropped
+
+
+def log_dropped(dropped: Iterable[Drop]) -> None:
+    """One WARNING per dropped chunk: the operator's trace of what was refused and why."""
+    for d in dropped:
+        log.warning("retrieval filter dropped chunk %s: %s", d.id, d.reason.value)

@@ -353,6 +353,19 @@ def test_search_over_fetches_so_it_does_not_come_back_short() -> None:
     assert all(d.reason is DropReason.TEXT_MISMATCH for d in res.dropped)
 
 
+def test_a_widened_search_logs_each_drop_once(caplog: pytest.LogCaptureFixture) -> None:
+    g = guard()
+    g.ingest([f"Passage number {i} about rivers and mountains and cities." for i in range(30)], source="s")
+    col = served(g)
+    for row in col.page(0, 30):  # every chunk fails: the window widens until the store is exhausted
+        col.raw_set(row.id, row.text + "!", row.embedding, row.metadata)
+    with caplog.at_level("WARNING", logger="ragguard.retrieval"):
+        res = g.search("rivers and mountains", k=5)
+    assert res.hits == () and len(res.dropped) == 30
+    logged = [r.getMessage() for r in caplog.records if r.name == "ragguard.retrieval"]
+    assert sorted(logged) == sorted(f"retrieval filter dropped chunk {d.id}: text_mismatch" for d in res.dropped)
+
+
 def test_search_never_raises_on_garbage_rows() -> None:
     g = guard()
     g.ingest(CLEAN, source="s")

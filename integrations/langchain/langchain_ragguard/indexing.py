@@ -179,10 +179,22 @@ def index_documents(
         The guard's report: a verdict per document, in order, and counts.
 
     Raises:
+        TypeError: ``documents`` is not an iterable of LangChain Documents.
         ragguard.InputError: A document is invalid (e.g. empty text); nothing is stored.
     """
-    records = [document_record(d, source=source) for d in documents]
+    records = [document_record(d, source=source) for d in _documents(documents)]
     return guard.ingest(records, trust=trust)
+
+
+def _documents(documents: Iterable[Document]) -> list[Document]:
+    """``documents`` as a list, or a TypeError naming what came instead of LangChain documents."""
+    if isinstance(documents, (Document, str)):
+        raise TypeError(f"documents must be an iterable of LangChain Documents, got one {type(documents).__name__}")
+    docs = list(documents)
+    for i, d in enumerate(docs):
+        if not isinstance(d, Document):
+            raise TypeError(f"documents[{i}] is a {type(d).__name__}, not a LangChain Document")
+    return docs
 
 
 async def aindex_documents(
@@ -193,5 +205,5 @@ async def aindex_documents(
     source: str | None = None,
 ) -> IngestReport:
     """Async :func:`index_documents` (the guard's blocking work runs in an executor)."""
-    docs = list(documents)
+    docs = _documents(documents)
     return await run_in_executor(None, lambda: index_documents(guard, docs, trust=trust, source=source))

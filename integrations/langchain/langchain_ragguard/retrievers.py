@@ -199,12 +199,14 @@ class GuardedRetriever(BaseRetriever):
             max_fetch: Cap on the over-fetch window.
 
         Raises:
-            TypeError: If the guard's store is not Chroma (use :class:`RagguardRetriever`).
+            TypeError: If ``guard`` is not a Guard, or its store is not Chroma (use :class:`RagguardRetriever`).
             ImportError: If ``langchain-chroma`` is not installed (the ``chroma`` extra).
             ragguard.StoreError: If the store or collection does not exist yet.
         """
         from langchain_ragguard.chroma import guard_vectorstore
 
+        if not isinstance(guard, Guard):
+            raise TypeError(f"guard must be a ragguard Guard (e.g. Guard.open(path)), got {type(guard).__name__}")
         store = guard_vectorstore(guard)
         inner = store.as_retriever(search_type=search_type, search_kwargs=dict(search_kwargs or {}))
         return cls(retriever=inner, guard=guard, k=k, max_fetch=max_fetch)
@@ -250,6 +252,7 @@ class GuardedRetriever(BaseRetriever):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        _check_query(query)
         call = self._start(k)
         while True:
             inner, call_kwargs = self._plan(call, kwargs)
@@ -270,6 +273,7 @@ class GuardedRetriever(BaseRetriever):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        _check_query(query)
         call = self._start(k)
         while True:
             inner, call_kwargs = self._plan(call, kwargs)
@@ -283,6 +287,19 @@ class GuardedRetriever(BaseRetriever):
             call.widen()
         await aemit(run_manager, call.report())
         return call.kept[: call.k]
+
+
+def _check_query(query: object) -> None:
+    """Refuse what no retriever should search for: a non-string or an empty query.
+
+    Raises:
+        TypeError: If ``query`` is not a string.
+        ValueError: If it is empty or whitespace.
+    """
+    if not isinstance(query, str):
+        raise TypeError(f"the query must be a string, got {type(query).__name__}")
+    if not query.strip():
+        raise ValueError("the query is empty")
 
 
 class RagguardRetriever(BaseRetriever):
@@ -301,7 +318,15 @@ class RagguardRetriever(BaseRetriever):
     guard: Guard
     k: int = Field(default=4, ge=1)
 
-    def _search(self, query: str, k: int | None) -> tuple[list[Document], FilterReport]:
+    def _search(self, query: str, k: int | None, extra: Mapping[str, Any]) -> tuple[list[Document], FilterReport]:
+        if extra:
+            # Dropping them silently would, say, ignore a tenant filter and return other tenants' chunks.
+            raise TypeError(
+                f"RagguardRetriever takes no {', '.join(sorted(extra))}: it searches the whole guarded "
+                "collection. To filter, wrap the vector store's retriever in GuardedRetriever "
+                "(GuardedRetriever.from_guard(guard, search_kwargs={'filter': {...}}))."
+            )
+        _check_query(query)
         want = self.k if k is None else k
         if not isinstance(want, int) or isinstance(want, bool) or want < 1:
             raise ValueError(f"k must be a positive integer, got {want!r}")
@@ -325,7 +350,7 @@ class RagguardRetriever(BaseRetriever):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        docs, report = self._search(query, k)
+        docs, report = self._search(query, k, kwargs)
         emit(run_manager, report)
         return docs
 
@@ -337,6 +362,6 @@ class RagguardRetriever(BaseRetriever):
         k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        docs, report = await run_in_executor(None, self._search, query, k)
+        docs, report = await run_in_executor(None, self._search, query, k, kwargs)
         await aemit(run_manager, report)
         return docs

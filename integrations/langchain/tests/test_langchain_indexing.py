@@ -112,6 +112,19 @@ def test_document_record_maps_id_source_and_metadata() -> None:
     assert "source" not in document_record(Document(page_content="text"))
 
 
+def test_index_documents_names_what_came_instead_of_documents() -> None:
+    from ragguard.testing import make_guard
+
+    guard = make_guard()
+    with pytest.raises(TypeError, match="iterable of LangChain Documents, got one Document"):
+        index_documents(guard, Document(page_content="one"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"documents\[1\] is a str, not a LangChain Document"):
+        index_documents(guard, [Document(page_content="one"), "two"])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="trust must be one of trusted, untrusted, blocked; got 'semi'"):
+        index_documents(guard, [Document(page_content="one")], trust="semi")
+    assert not guard.store.has_collection(guard.collection_name)  # nothing was written
+
+
 def test_indexed_documents_round_trip_through_the_guarded_retriever(tmp_path: Path) -> None:
     guard = chroma_guard(tmp_path / "store")
     long_text = " ".join(

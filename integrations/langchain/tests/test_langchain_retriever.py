@@ -13,7 +13,7 @@ from lcrg_support import CLEAN, QUERY, Tamper, chroma_guard, fake_detectors
 from ragguard import Guard, StoreError
 from ragguard.testing import make_guard
 
-from langchain_ragguard import DropCollector, GuardedRetriever, RagguardEmbeddings
+from langchain_ragguard import DropCollector, GuardedRetriever, RagguardEmbeddings, RagguardRetriever
 from langchain_ragguard.chroma import guard_vectorstore
 
 
@@ -150,6 +150,32 @@ def test_k_must_be_positive(guard: Guard, bad: int) -> None:
 def test_from_guard_needs_chroma() -> None:
     with pytest.raises(TypeError, match="RagguardRetriever"):
         GuardedRetriever.from_guard(make_guard(detectors=fake_detectors()))
+
+
+def test_from_guard_names_what_it_got_instead_of_a_guard(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="guard must be a ragguard Guard.*got str"):
+        GuardedRetriever.from_guard(str(tmp_path))  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("query", "error"), [("", ValueError), ("   ", ValueError), (123, TypeError)])
+async def test_both_retrievers_refuse_an_empty_or_non_string_query(guard: Guard, query: object, error: type) -> None:
+    for retriever in (GuardedRetriever.from_guard(guard, k=2), RagguardRetriever(guard=guard, k=2)):
+        with pytest.raises(error, match="query"):
+            retriever.invoke(query)  # type: ignore[arg-type]
+        with pytest.raises(error, match="query"):
+            await retriever.ainvoke(query)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_ragguard_retriever_refuses_a_filter_it_cannot_apply(guard: Guard) -> None:
+    # Ignoring it would return chunks the caller filtered out (another tenant's, say).
+    retriever = RagguardRetriever(guard=guard, k=2)
+    with pytest.raises(TypeError, match="takes no filter.*GuardedRetriever"):
+        retriever.invoke(QUERY, filter={"tenant": "a"})
+    with pytest.raises(TypeError, match="takes no filter"):
+        await retriever.ainvoke(QUERY, filter={"tenant": "a"})
+    assert len(retriever.invoke(QUERY, k=1)) == 1  # k stays a call argument
 
 
 def test_from_guard_does_not_create_a_missing_store(tmp_path: Path) -> None:
