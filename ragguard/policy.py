@@ -77,7 +77,10 @@ class Policy:
                 detector="policy",
                 code="RG-POL-001",
                 score=1.0,
-                explanation="The source is blocked by configuration; nothing from it is stored.",
+                explanation=(
+                    "The source's trust tier is blocked (by configuration or by the caller's request); "
+                    "nothing from this request is stored."
+                ),
             )
             return Verdict(chunk_id, Action.REJECT, 1.0, (blocked, *found))
         score = combine(found)

@@ -17,15 +17,24 @@ from ragguard.cli.common import (
     core_settings,
     errors,
     first_error,
-    setup_logging,
 )
 
 
 def serve(
-    host: Annotated[str, typer.Option(envvar="RAGGUARD_HOST", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="RAGGUARD_PORT", min=1, max=65535, help="Port to bind.")] = 8080,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to bind [default: RAGGUARD_HOST, the server TOML's host, or 127.0.0.1]."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port to bind [default: RAGGUARD_PORT, the server TOML's port, or 8080]."),
+    ] = None,
     unsafe_no_auth: Annotated[
-        bool, typer.Option("--unsafe-no-auth", help="Run without API tokens (loopback hosts only).")
+        bool,
+        typer.Option(
+            "--unsafe-no-auth",
+            help="Run without API tokens (loopback hosts only); also RAGGUARD_UNSAFE_NO_AUTH=true.",
+        ),
     ] = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -34,8 +43,12 @@ def serve(
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run the HTTP indexing sidecar. API tokens come from RAGGUARD_API_TOKENS (comma-separated)."""
-    setup_logging(verbose)
+    """Run the HTTP indexing sidecar. API tokens come from RAGGUARD_API_TOKENS (comma-separated).
+
+    Server settings come from, highest first: these options, RAGGUARD_* variables,
+    the TOML file named by RAGGUARD_SERVER_CONFIG, defaults. The log is the
+    server's (timestamped lines at RAGGUARD_LOG_LEVEL; -v means debug).
+    """
     with errors():
         try:
             from ragguard_server import ServerSettings
@@ -46,8 +59,13 @@ def serve(
                 "(or pip install ragguard-server)"
             ) from None
         core = core_settings(store, chroma_url, collection, key_file, config)
+        # Only what was given on the command line: a default passed here would outrank the
+        # environment and the TOML file (pydantic-settings puts arguments first).
+        given: dict[str, object] = {"host": host, "port": port, "log_level": "debug" if verbose else None}
+        if unsafe_no_auth:
+            given["unsafe_no_auth"] = True
         try:
-            settings = ServerSettings(host=host, port=port, unsafe_no_auth=unsafe_no_auth, core=core)
+            settings = ServerSettings(core=core, **{k: v for k, v in given.items() if v is not None})
         except ValueError as exc:
             raise SettingsError(first_error(exc)) from None
         run_server(settings)

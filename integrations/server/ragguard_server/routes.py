@@ -42,7 +42,11 @@ from ragguard_server.state import ServerState
 T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "A body that cannot be parsed, or a bad Content-Length header."},
+    400: {
+        "model": ErrorBody,
+        "description": "A Content-Length header that is not a number, or a body that cannot be decoded "
+        "(malformed JSON is a 422).",
+    },
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
     413: {"model": ErrorBody, "description": "Over a size limit (body bytes, records, text length)."},
     422: {"model": ErrorBody, "description": "Invalid request or record."},
@@ -249,7 +253,7 @@ async def quarantine_purge(chunk_id: ChunkId, state: StateDep) -> Response:
 
 
 @router.post("/audit", summary="Re-audit the store")
-async def audit(body: AuditRequest, state: StateDep) -> AuditResponse:
+async def audit(state: StateDep, body: AuditRequest | None = None) -> AuditResponse:
     """Verify every seal, re-scan with today's detectors, optionally re-embed and quarantine.
 
     The report's ``exit_code`` is the CLI's: 0 clean, 1 new findings, 2 integrity
@@ -257,14 +261,15 @@ async def audit(body: AuditRequest, state: StateDep) -> AuditResponse:
     Before the first ingest the knowledge base is empty and the report is clean.
     """
     guard = state.require_guard()
+    request = body if body is not None else AuditRequest()  # no body: every option at its default
 
     def work() -> AuditReport:
-        return guard.audit(reembed=body.reembed, quarantine=body.quarantine, shard=body.shard)
+        return guard.audit(reembed=request.reembed, quarantine=request.quarantine, shard=request.shard)
 
     def nothing_stored() -> AuditReport:
-        return _empty_audit(guard, body)
+        return _empty_audit(guard, request)
 
-    if body.quarantine:
+    if request.quarantine:
         async with state.write_lock():
             report = await _or_empty(guard, work, nothing_stored)
     else:

@@ -91,7 +91,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, description="The question to retrieve context for.")
-    k: int = Field(default=5, ge=1, description="Number of results (at most the server's max_k).")
+    k: StrictInt = Field(default=5, ge=1, description="Number of results (at most the server's max_k).")
 
 
 class HitOut(BaseModel):
@@ -201,8 +201,9 @@ class AuditRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reembed: bool = Field(default=False, description="Re-embed every chunk and flag vectors that do not match.")
-    quarantine: bool = Field(default=False, description="Move offenders to the quarantine collection.")
+    # Strict: a full re-embed or moving chunks is not started by a string that merely looks true.
+    reembed: StrictBool = Field(default=False, description="Re-embed every chunk and flag vectors that do not match.")
+    quarantine: StrictBool = Field(default=False, description="Move offenders to the quarantine collection.")
     shard: tuple[int, int] | None = Field(default=None, description="[i, n]: audit only shard i of n.")
 
     @field_validator("shard")

@@ -213,6 +213,20 @@ def test_audit_before_any_ingest_is_clean_not_503(client: TestClient) -> None:
         assert out["report"]["counts"]["served"] == 0 and out["report"]["integrity_failures"] == []
 
 
+def test_audit_needs_no_body_and_costly_flags_take_only_booleans(client: TestClient) -> None:
+    r = client.post("/v1/audit", headers=AUTH)  # every option is optional: no body means the defaults
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+    for body in ({"reembed": "yes"}, {"reembed": 1}, {"quarantine": "true"}):
+        r = client.post("/v1/audit", json=body, headers=AUTH)
+        assert r.status_code == 422, (body, r.text)
+
+
+@pytest.mark.parametrize("k", [True, "5", 2.0])
+def test_search_k_must_be_an_integer(client: TestClient, k: object) -> None:
+    r = client.post("/v1/search", json={"query": "hook", "k": k}, headers=AUTH)
+    assert r.status_code == 422, r.text
+
+
 def test_dependency_guards_routes_even_without_the_middleware(guard: Guard) -> None:
     """The router dependency is a second check, independent of the middleware's path list."""
     app = create_app(server_settings(), guard=guard)

@@ -130,3 +130,35 @@ def test_module_rejects_weak_token_without_echo(tmp_path: Path) -> None:
     proc = _run_module({"RAGGUARD_API_TOKENS": "weakling"}, tmp_path)
     assert proc.returncode == 3
     assert "api_tokens" in proc.stderr and "weakling" not in proc.stderr
+
+
+def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> ServerSettings:
+    """The settings ``ragguard serve ARGS`` would start the server with (the server itself is not run)."""
+    from ragguard.cli import app
+    from typer.testing import CliRunner
+
+    import ragguard_server
+
+    seen: list[ServerSettings] = []
+    monkeypatch.setattr(ragguard_server, "serve", seen.append)
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "store"), *args])
+    assert result.exit_code == 0, result.output
+    (settings,) = seen
+    return settings
+
+
+def test_serve_cli_leaves_unset_options_to_the_environment_and_the_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "server.toml"
+    toml.write_text("port = 18433\nmax_k = 2\n")
+    monkeypatch.setenv("RAGGUARD_SERVER_CONFIG", str(toml))
+    monkeypatch.setenv("RAGGUARD_UNSAFE_NO_AUTH", "true")
+    monkeypatch.delenv("RAGGUARD_API_TOKENS", raising=False)
+    settings = _cli_settings(monkeypatch, tmp_path)
+    assert (settings.port, settings.max_k, settings.unsafe_no_auth, settings.host) == (18433, 2, True, "127.0.0.1")
+    monkeypatch.setenv("RAGGUARD_PORT", "18434")  # the environment outranks the file
+    assert _cli_settings(monkeypatch, tmp_path).port == 18434
+    # and the command line outranks both
+    settings = _cli_settings(monkeypatch, tmp_path, "--port", "18435", "--host", "::1", "-v")
+    assert (settings.port, settings.host, settings.log_level) == (18435, "::1", "debug")
