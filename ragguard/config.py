@@ -22,7 +22,7 @@ import fnmatch
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from ragguard.errors import ConfigurationError
@@ -41,10 +41,21 @@ DEFAULT_COLLECTION = "ragguard"
 class SourceRule(BaseModel):
     """Trust and thresholds for sources whose URI matches ``pattern`` (a glob)."""
 
+    # A misspelt key ("quarantine_a") must fail at load, not be ignored while the rule looks applied.
+    model_config = ConfigDict(extra="forbid")
+
     pattern: str
     trust: TrustTier = TrustTier.UNTRUSTED
     quarantine_at: float | None = Field(default=None, ge=0.0, le=1.0)
     reject_at: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SourceRule:
+        if self.quarantine_at is not None and self.reject_at is not None and self.quarantine_at > self.reject_at:
+            raise ValueError(
+                f"source rule {self.pattern!r}: quarantine_at {self.quarantine_at} is above reject_at {self.reject_at}"
+            )
+        return self
 
     def matches(self, source: str) -> bool:
         """Glob match on the full source URI."""
@@ -119,11 +130,13 @@ class Settings(BaseSettings):
         """Trust tier of a source. Config can lower a request, never raise it.
 
         A caller may ask for ``trusted``, but a source configured ``untrusted``
-        or ``blocked`` stays so: the config is the authority on trust.
+        or ``blocked`` stays so: the config is the authority on trust. A
+        revoked source is ``blocked``.
         """
         rule = self.source_rule(source)
         configured = rule.trust if rule else None
-        if configured is TrustTier.BLOCKED or requested is TrustTier.BLOCKED:
+        # A revoked source is never served, so nothing new from it is stored either.
+        if configured is TrustTier.BLOCKED or requested is TrustTier.BLOCKED or self.is_revoked_source(source):
             return TrustTier.BLOCKED
         if configured is TrustTier.UNTRUSTED and rule is not None:
             return TrustTier.UNTRUSTED
@@ -134,7 +147,11 @@ class Settings(BaseSettings):
         rule = self.source_rule(source)
         if rule is None or (rule.quarantine_at is None and rule.reject_at is None):
             return None
-        q = rule.quarantine_at if rule.quarantine_at is not None else default.quarantine
+        # A threshold the rule leaves out follows the one it sets, so the pair stays ordered.
+        if rule.quarantine_at is not None:
+            q = rule.quarantine_at
+        else:
+            q = min(default.quarantine, rule.reject_at) if rule.reject_at is not None else default.quarantine
         r = rule.reject_at if rule.reject_at is not None else max(default.reject, q)
         return Thresholds(q, r)
 
@@ -146,6 +163,17 @@ class Settings(BaseSettings):
         """True if a rule marks ``source`` blocked."""
         rule = self.source_rule(source)
         return rule is not None and rule.trust is TrustTier.BLOCKED
+
+
+def validation_message(exc: Exception) -> str:
+    """One line for a settings error: ``invalid setting LOCATION: what is wrong`` (the first one)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        # pydantic prefixes a validator's own message with "Value error, ".
+        return f"invalid setting {loc}: {str(e.get('msg')).removeprefix('Value error, ')}"
+    return str(exc)
 
 
 def sources_with_toml(

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragguard.config import Settings
+from ragguard.config import Settings, validation_message
 from ragguard.detectors.base import Detector
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
-from ragguard.errors import InputError, SigningKeyError, StoreError
+from ragguard.errors import ConfigurationError, InputError, SigningKeyError, StoreError
 from ragguard.policy import Policy
 from ragguard.provenance.keyring import Keyring, resolve_keyring
 from ragguard.provenance.seal import SealCache, split_metadata, verify
@@ -119,7 +119,10 @@ class Guard:
             updates["collection"] = collection
         if updates:
             settings = settings.model_copy(update=updates)
-            Settings.model_validate(settings.model_dump())  # re-validate the overrides
+            try:
+                Settings.model_validate(settings.model_dump())  # re-validate the overrides
+            except ValueError as exc:  # pydantic's ValidationError: one line naming the argument
+                raise ConfigurationError(validation_message(exc)) from None
         if settings.chroma_url:
             store: StoreClient = ChromaStore(url=settings.chroma_url)
             key_dir = None

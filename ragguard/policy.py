@@ -78,7 +78,7 @@ class Policy:
                 code="RG-POL-001",
                 score=1.0,
                 explanation=(
-                    "The source's trust tier is blocked (by configuration or by the caller's request); "
+                    "The source is blocked (by configuration, as a revoked source, or by the caller's request); "
                     "nothing from this request is stored."
                 ),
             )

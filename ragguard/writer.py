@@ -4,11 +4,19 @@ Allowed chunks go to the served collection, quarantined ones to the
 quarantine collection, rejected ones nowhere. A chunk already stored (in
 either collection) is left as it is: chunk ids are content addressed, so
 re-ingesting the same content stores nothing new, and a crash between two
-batches is repaired by running the same ingest again.
+batches is repaired by running the same ingest again. The one exception is a
+stored chunk sealed by a key this keyring has revoked: it can never be served
+again, so re-ingesting its content (screened afresh) replaces it with a chunk
+sealed by the active key. A seal that fails for any other reason is left for
+the audit to report: an edited text or a forged signature is tampering, and a
+key the keyring does not hold is more often a wrong key setting than a lost key
+(re-sealing the whole store with it would only move the problem).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection as AbstractSet
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +25,15 @@ import numpy.typing as npt
 
 from ragguard._clock import utc_now
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
-from ragguard.provenance.seal import encode_findings, seal
+from ragguard.provenance.keyring import Keyring
+from ragguard.provenance.seal import claimed_provenance, encode_findings, seal
+from ragguard.stores.base import Collection
 from ragguard.types import Action, Chunk, Provenance, TrustTier, Verdict
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
+
+log = logging.getLogger(__name__)
 
 #: How many findings are sealed into provenance per chunk (strongest first).
 MAX_SEALED_FINDINGS = 16
@@ -49,6 +61,13 @@ def write_batch(
     ids = [c.id for c in chunks]
     present = served.existing(ids) | quarantine.existing(ids)
     keyring = guard.keyring(create=True)
+    revoked = sealed_by_revoked_keys(keyring, (served, quarantine), present) if present else set()
+    if revoked:
+        # Unservable as stored; the content was just screened again, so seal it anew.
+        log.warning("re-sealing %d stored chunk(s) sealed by a revoked key", len(revoked))
+        served.delete(sorted(revoked))
+        quarantine.delete(sorted(revoked))
+        present -= revoked
     digest = guard.embedder.weights_digest
     now = utc_now()
     to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
@@ -92,4 +111,19 @@ def write_batch(
             counts[key] += len(rows)
 
 
-__all__ = ["MAX_SEALED_FINDINGS", "write_batch"]
+def sealed_by_revoked_keys(keyring: Keyring, collections: Sequence[Collection], ids: AbstractSet[str]) -> set[str]:
+    """Ids among ``ids`` whose stored seal names a key that ``keyring`` holds as revoked.
+
+    Reads metadata only (no vectors): whatever the signature, such a chunk is
+    never served, and the caller re-seals it from content it has just screened.
+    """
+    revoked: set[str] = set()
+    for col in collections:
+        for chunk in col.get(sorted(ids), include_embeddings=False):
+            claimed = claimed_provenance(chunk.metadata)
+            if claimed is not None and keyring.is_revoked(claimed.key_id):
+                revoked.add(chunk.id)
+    return revoked
+
+
+__all__ = ["MAX_SEALED_FINDINGS", "sealed_by_revoked_keys", "write_batch"]

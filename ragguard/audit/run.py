@@ -33,6 +33,7 @@ from ragguard.audit.results import (
     IntegrityReason,
 )
 from ragguard.detectors.base import ScreeningBatch, split_detectors
+from ragguard.errors import SigningKeyError
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
 from ragguard.retrieval import RetrievalFilter
@@ -301,6 +302,24 @@ def _read_pages(
         yield (col.get(ids) if ids else []), listed
 
 
+def _check_keyring_matches(guard: Guard, served: Collection, page_size: int) -> None:
+    """Refuse to audit with a keyring that verifies none of the first page: a wrong key, not tampering.
+
+    Otherwise every chunk would be an integrity failure (exit 2, "treat as an
+    incident"), and with ``quarantine`` the whole store would be moved.
+
+    Raises:
+        SigningKeyError: If the page is not empty and every chunk on it is sealed by a key the keyring lacks.
+    """
+    keyring = guard.keyring()
+    page = served.page(0, page_size)
+    if page and all(verify(c.id, c.text, c.embedding, c.metadata, keyring)[1] is DropReason.UNKNOWN_KEY for c in page):
+        raise SigningKeyError(
+            f"none of the first {len(page)} stored chunks verifies with this keyring: all are sealed with keys "
+            "it does not hold (wrong RAGGUARD_SIGNING_KEY or key file?); nothing was audited or moved"
+        )
+
+
 def run_audit(
     guard: Guard,
     *,
@@ -318,7 +337,8 @@ def run_audit(
 
     Raises:
         StoreError: If the store or its collections do not exist.
-        SigningKeyError: If ``quarantine`` is asked with a verify-only keyring.
+        SigningKeyError: If ``quarantine`` is asked with a verify-only keyring, or the keyring
+            verifies none of the first page of stored chunks (a wrong key).
         InputError: If the baseline file is malformed.
         ValueError: If ``shard`` or ``page_size`` is invalid, or ``update_baseline`` has no file.
     """
@@ -335,6 +355,7 @@ def run_audit(
     served, quarantined = guard.collections(create=False)
     if quarantine:
         guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
+    _check_keyring_matches(guard, served, page_size)
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
     sampler = MapSampler(map_sample) if map_sample > 0 else None
     total = served.count() + quarantined.count()

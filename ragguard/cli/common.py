@@ -18,7 +18,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
 
-from ragguard.config import Settings
+from ragguard.config import Settings, validation_message
 from ragguard.errors import RagguardError
 from ragguard.guard import Guard
 
@@ -108,13 +108,7 @@ class SettingsError(RagguardError):
 
 
 def first_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        e = errors()[0]
-        loc = ".".join(str(x) for x in e.get("loc", ()))
-        # pydantic prefixes a validator's own message with "Value error, ".
-        return f"invalid setting {loc}: {str(e.get('msg')).removeprefix('Value error, ')}"
-    return str(exc)
+    return validation_message(exc)
 
 
 @contextmanager

@@ -37,6 +37,24 @@ def test_clean_store_is_clean() -> None:
     assert report.to_dict()["exit_code"] == 0
 
 
+@pytest.mark.parametrize("move", [False, True])
+def test_a_keyring_that_verifies_nothing_is_a_wrong_key_not_tampering(move: bool) -> None:
+    from ragguard.errors import SigningKeyError
+    from ragguard.provenance import Keyring
+
+    g = new_guard()
+    g.ingest([*CLEAN, BAD], source=SRC)
+    before = (served(g).count(), quarantined(g).count())
+    wrong = Guard(g.store, g.embedder, settings=g.settings, keyring=Keyring.generate(), detectors=[flag()])
+    with pytest.raises(SigningKeyError, match=r"none of the first \d+ stored chunks verifies with this keyring"):
+        wrong.audit(quarantine=move)
+    assert (served(g).count(), quarantined(g).count()) == before  # nothing was moved
+    # One chunk that does verify among foreign ones is a real integrity finding, not a key problem.
+    foreign = Guard(g.store, g.embedder, settings=g.settings, keyring=Keyring.generate(), detectors=[])
+    foreign.ingest(["A planted passage sealed by someone else's key."], source=SRC)
+    assert g.audit().exit_code == EXIT_INTEGRITY
+
+
 def test_quarantined_chunks_with_valid_seals_are_fine() -> None:
     g = new_guard()
     g.ingest([*CLEAN, BAD], source=SRC)

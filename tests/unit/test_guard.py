@@ -239,6 +239,20 @@ def test_per_source_threshold_override() -> None:
     assert g.scan([BAD], source="lenient:x")[0].action is Action.QUARANTINE
 
 
+def test_source_rules_refuse_misspelt_keys_and_disordered_thresholds_at_load() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="quarantine_a"):
+        Settings(sources=[{"pattern": "x:*", "quarantine_a": 0.4}])
+    with pytest.raises(ValidationError, match="source rule 'x:\\*': quarantine_at 0.95 is above reject_at 0.6"):
+        Settings(sources=[{"pattern": "x:*", "quarantine_at": 0.95, "reject_at": 0.6}])
+    # One threshold alone pulls the default one along, so screening never meets a disordered pair.
+    g = guard(settings=Settings(sources=[SourceRule(pattern="low:*", reject_at=0.3)]))
+    assert g.scan([BAD], source="low:x")[0].action is Action.REJECT  # 0.7 >= 0.3
+    high = guard(settings=Settings(sources=[SourceRule(pattern="high:*", quarantine_at=0.95)]))
+    assert high.scan([BAD], source="high:x")[0].action is Action.ALLOW  # 0.7 < 0.95
+
+
 def test_scan_writes_nothing() -> None:
     g = guard()
     verdicts = g.scan(CLEAN + [BAD], source="s")
@@ -335,10 +349,41 @@ def test_revoked_key_and_revoked_source_stop_serving() -> None:
     assert _drops(g) == {}
     ring.revoke(old)
     assert set(_drops(g).values()) == {DropReason.REVOKED_KEY}
-    g2 = guard(settings=Settings(revoked_sources=["https://wiki.example/*"]))
-    g2.ingest(CLEAN, source="https://wiki.example/p")
+    g1 = guard()
+    g1.ingest(CLEAN, source="https://wiki.example/p")
+    revoked = Settings(revoked_sources=["https://wiki.example/*"])
+    g2 = Guard(g1.store, g1.embedder, settings=revoked, keyring=g1.keyring(), detectors=g1.detectors)
     res = g2.search("river", k=4)
     assert not res.hits and {d.reason for d in res.dropped} == {DropReason.REVOKED_SOURCE}
+    # Nothing new from it is stored either: it would never be served.
+    report = g2.ingest(["A fresh passage from the revoked wiki."], source="https://wiki.example/q")
+    assert report.rejected == 1 and report.records[0].findings[0].code == "RG-POL-001"
+    assert "revoked" in report.records[0].findings[0].explanation
+
+
+def test_reingest_reseals_chunks_whose_key_was_revoked_and_only_those() -> None:
+    g = guard()
+    g.ingest([BAD, *CLEAN], source="s")
+    ring = g.keyring()
+    old = ring.active_id
+    assert old is not None
+    ring.rotate()
+    ring.revoke(old)
+    assert g.search("river", k=4).hits == ()
+    report = g.ingest([BAD, *CLEAN], source="s")
+    assert (report.stored, report.quarantined, report.unchanged) == (4, 1, 0)
+    assert len(g.search("river", k=4).hits) == 4
+    new_key = ring.active_id
+    assert {from_metadata(c.metadata).key_id for c in served(g).page(0, 10)} == {new_key}
+    entry = g.quarantine_list()[0]
+    assert entry.seal_valid and entry.claimed is not None and entry.claimed.key_id == new_key
+    assert served(g).count() == 4 and quarantined(g).count() == 1  # replaced, not duplicated
+    # An edited text under a held key is tampering, not a revoked key: re-ingest leaves it for the audit.
+    col = served(g)
+    first = col.page(0, 1)[0]
+    col.raw_set(first.id, first.text + "!", first.embedding, first.metadata)
+    assert g.ingest([BAD, *CLEAN], source="s").unchanged == 5
+    assert first.id not in {h.id for h in g.search("river", k=4).hits}
 
 
 def test_search_over_fetches_so_it_does_not_come_back_short() -> None:
@@ -493,3 +538,11 @@ def test_a_store_that_does_not_exist_is_named_in_the_error_and_not_created() -> 
     with pytest.raises(StoreError, match=g.collection_name):
         g.collections()
     assert not g.store.has_collection(g.collection_name + "__quarantine")
+
+
+def test_guard_open_names_a_bad_argument_in_one_line(tmp_path) -> None:
+    from ragguard.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="^invalid setting collection: collection names are 3-62"):
+        Guard.open(tmp_path / "s", collection="x")
+    assert not (tmp_path / "s").exists()

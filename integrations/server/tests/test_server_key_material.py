@@ -149,7 +149,9 @@ def test_sidecar_never_answers_logs_raises_or_stores_key_material(
         entries = ev.call(wrong, "GET", "/v1/quarantine", headers=AUTH).json()["entries"]
         assert entries and not any(e["seal_valid"] for e in entries)
         assert ev.call(wrong, "POST", f"/v1/quarantine/{entries[0]['id']}/release", headers=AUTH).status_code == 409
-        assert ev.call(wrong, "POST", "/v1/audit", json={}, headers=AUTH).json()["exit_code"] == 2
+        # A keyring that verifies nothing is a misconfigured server, not a store to report as tampered.
+        r = ev.call(wrong, "POST", "/v1/audit", json={}, headers=AUTH)
+        assert r.status_code == 503 and r.json()["code"] == "misconfigured"
     finally:
         wrong.__exit__(None, None, None)
 
