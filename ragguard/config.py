@@ -18,6 +18,7 @@ or ``--config``) > defaults. Example ``ragguard.toml``::
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import sys
 from pathlib import Path
@@ -165,15 +166,26 @@ class Settings(BaseSettings):
         return rule is not None and rule.trust is TrustTier.BLOCKED
 
 
-def validation_message(exc: Exception) -> str:
-    """One line for a settings error: ``invalid setting LOCATION: what is wrong`` (the first one)."""
+def validation_message(exc: Exception, where: str | None = None) -> str:
+    """One line for a settings error: ``invalid setting LOCATION: what is wrong`` (the first one).
+
+    Args:
+        exc: The error (pydantic's ValidationError, or any other).
+        where: Where the settings came from (a config file), named in the message.
+    """
     errors = getattr(exc, "errors", None)
-    if callable(errors):
-        e = errors()[0]
-        loc = ".".join(str(x) for x in e.get("loc", ()))
-        # pydantic prefixes a validator's own message with "Value error, ".
-        return f"invalid setting {loc}: {str(e.get('msg')).removeprefix('Value error, ')}"
-    return str(exc)
+    if not callable(errors):
+        return str(exc)
+    e = errors()[0]
+    loc = [str(x) for x in e.get("loc", ())]
+    # pydantic prefixes a validator's own message with "Value error, ".
+    msg = str(e.get("msg")).removeprefix("Value error, ")
+    if e.get("type") == "extra_forbidden" and loc:
+        known = [*Settings.model_fields, *SourceRule.model_fields]
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        msg = f"unknown setting{f' (did you mean {close[0]!r}?)' if close else ''}"
+    source = f" in {where}" if where else ""
+    return f"invalid setting {'.'.join(loc)}{source}: {msg}"
 
 
 def sources_with_toml(

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: The one metadata key ``ragguard audit --quarantine`` adds to a chunk it copies here as-is.
+AUDIT_REASON_KEY = "audit_reason"
+
+
 @dataclasses.dataclass(frozen=True)
 class Rescan:
     """A quarantined chunk screened again today (nothing written): what a reviewer reads.
@@ -74,6 +78,9 @@ class QuarantineEntry:
     #: The sealed record as stored: verified when ``seal_valid``, otherwise only
     #: what it claims (an attacker's word); None when unreadable.
     claimed: Provenance | None = None
+    #: Why ``ragguard audit --quarantine`` put the chunk here, when it did (an
+    #: integrity reason such as ``unsealed``, copied as-is, or a rule code).
+    audit_reason: str = ""
     #: Today's detectors on the chunk, with explanations and spans; set by
     #: :meth:`ragguard.Guard.quarantine_get`, None in listings.
     rescan: Rescan | None = None
@@ -89,6 +96,7 @@ class QuarantineEntry:
             "ingested_at": self.ingested_at,
             "seal_valid": self.seal_valid,
             "text": self.text,
+            **({"audit_reason": self.audit_reason} if self.audit_reason else {}),
             **({"rescan": self.rescan.to_dict()} if self.rescan is not None else {}),
         }
 
@@ -108,6 +116,7 @@ class QuarantineEntry:
             ingested_at=claimed.ingested_at if claimed else "",
             seal_valid=reason is None and prov is not None,
             claimed=claimed,
+            audit_reason=str(chunk.metadata.get(AUDIT_REASON_KEY, "")),
         )
 
 

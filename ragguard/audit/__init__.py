@@ -9,7 +9,6 @@ when asked, moves offenders to quarantine without deleting anything.
 from ragguard.audit.adopt import AdoptReport, adopt_collection
 from ragguard.audit.baseline import FORMAT as BASELINE_FORMAT
 from ragguard.audit.baseline import Baseline, BaselineEntry, load_baseline, write_baseline
-from ragguard.audit.moves import AUDIT_REASON_KEY
 from ragguard.audit.report_html import render_html, write_html
 from ragguard.audit.reseal import ResealReport, reseal_store
 from ragguard.audit.results import (
@@ -28,6 +27,7 @@ from ragguard.audit.results import (
     MovedChunk,
 )
 from ragguard.audit.run import in_shard, run_audit
+from ragguard.quarantine import AUDIT_REASON_KEY
 
 __all__ = [
     "AUDIT_REASON_KEY",

@@ -26,6 +26,7 @@ import numpy as np
 from ragguard.audit.results import MovedChunk
 from ragguard.provenance.canonical import canonical_bytes, embedding_digest, text_digest
 from ragguard.provenance.seal import encode_findings, seal, split_metadata, verify
+from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.stores.base import Collection
 from ragguard.types import Action, StoredChunk, Verdict
 
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The one metadata key an audit adds to a chunk it copies as-is.
-AUDIT_REASON_KEY = "audit_reason"
 RESEALED = "resealed"
 COPIED_AS_IS = "copied_as_is"
 

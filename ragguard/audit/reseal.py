@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ragguard.audit.moves import AUDIT_REASON_KEY
 from ragguard.errors import StoreError
 from ragguard.provenance.legacy import RECORD_KEYS as _V1_KEYS
 from ragguard.provenance.seal import SEAL_KEY, seal, split_metadata, verify
+from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.stores.base import iter_id_batches
 from ragguard.types import MetadataValue
 

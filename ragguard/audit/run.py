@@ -36,6 +36,7 @@ from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.errors import SigningKeyError
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
+from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.retrieval import RetrievalFilter
 from ragguard.stores.base import Collection, StoreView, iter_id_batches, read_ahead
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
@@ -272,7 +273,7 @@ class _Auditor:
         keyring = self.guard.keyring()
         self.s.add("quarantined", len(page))
         for chunk in page:
-            if moves.AUDIT_REASON_KEY in chunk.metadata:
+            if AUDIT_REASON_KEY in chunk.metadata:
                 self.s.add("held_by_audit")  # copied as-is by an earlier audit: already reported then
                 continue
             try:

@@ -7,6 +7,7 @@ configuration, key or store) with one line on stderr naming the problem.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,7 +90,8 @@ def core_settings(
     except RagguardError:
         raise
     except Exception as exc:  # pydantic ValidationError: keep it to one readable line
-        raise SettingsError(first_error(exc)) from None
+        named = config or os.environ.get("RAGGUARD_CONFIG")
+        raise SettingsError(validation_message(exc, str(named) if named else None)) from None
 
 
 def open_guard(

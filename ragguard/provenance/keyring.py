@@ -110,7 +110,11 @@ class Keyring:
             SigningKeyError: If no unrevoked key in the keyring can sign.
         """
         if self.active_id is None:
-            raise SigningKeyError("the keyring has no active signing key (verify-only keyring?)")
+            if self._entries and all(e.revoked for e in self._entries.values()):
+                raise SigningKeyError(
+                    "every key in the keyring is revoked: add a new one (Keyring.rotate) before sealing"
+                )
+            raise SigningKeyError("the keyring has no key that can sign (a verify-only public copy?)")
         return self._entries[self.active_id].signer
 
     def describe(self) -> list[dict[str, Any]]:

@@ -228,7 +228,7 @@ def test_cli_never_prints_logs_writes_or_stores_key_material(
     fresh = tmp_path / "in" / "fresh.txt"
     fresh.write_text("A passage the store does not hold yet, so it needs a seal.")
     r, _ = cli("ingest", fresh, *s, "--key-file", revoked)
-    assert r.exit_code == EXIT_ERROR and "no active signing key" in r.output
+    assert r.exit_code == EXIT_ERROR and "every key in the keyring is revoked" in r.output
 
     # Bad input and broken key files.
     assert cli("ingest", bad_json, *s, "--key-file", key)[0].exit_code == EXIT_ERROR

@@ -144,7 +144,10 @@ def test_quarantine_moves_and_never_deletes(tmp_path: Path) -> None:
     # Tampered ones are copied as-is (never re-signed) with one extra key; release refuses them.
     t = quarantined(g).get([first.id])[0]
     assert dict(t.metadata) == {**before[first.id].metadata, AUDIT_REASON_KEY: DropReason.TEXT_MISMATCH.value}
-    assert not g.quarantine_get(first.id).seal_valid
+    held = g.quarantine_get(first.id, rescan=True)
+    assert not held.seal_valid and held.audit_reason == "text_mismatch"
+    # A reviewer sees why the audit put it there, beside a rescan of the text alone.
+    assert held.to_dict()["audit_reason"] == "text_mismatch" and "audit_reason" not in entry.to_dict()
     from ragguard.errors import IntegrityError
 
     with pytest.raises(IntegrityError):

@@ -134,6 +134,26 @@ def test_invalid_toml_config_names_the_file(tmp_path: Path) -> None:
     assert code == EXIT_ERROR and f"config file {cfg} is not valid TOML" in out.replace("\n", "")
 
 
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            'defualt_trust = "untrusted"\n',
+            "invalid setting defualt_trust in {cfg}: unknown setting (did you mean 'default_trust'?)",
+        ),
+        (
+            '[[sources]]\npattern = "x:*"\nquarantine_a = 0.4\n',
+            "sources.0.quarantine_a in {cfg}: unknown setting (did you mean 'quarantine_at'?)",
+        ),
+    ],
+)
+def test_a_misspelt_setting_names_the_file_and_the_likely_key(tmp_path: Path, toml: str, says: str) -> None:
+    cfg = tmp_path / "ragguard.toml"
+    cfg.write_text(toml)
+    code, out = _run("search", "x", "--store", str(tmp_path / "s"), "--config", str(cfg))
+    assert code == EXIT_ERROR and says.format(cfg=cfg) in " ".join(out.split()), out
+
+
 def test_id_columns_are_never_cut_on_an_80_column_terminal() -> None:
     from rich.console import Console
     from rich.table import Table

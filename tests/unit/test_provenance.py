@@ -491,3 +491,12 @@ def test_a_score_too_large_for_a_float_is_malformed_not_an_overflow() -> None:
     values = {**_stored_values(_prov()), "score": 10**400}
     with pytest.raises(ValueError, match="not finite"):
         typed_fields(values, {n: n for n in values})
+
+
+def test_a_keyring_that_cannot_sign_says_why() -> None:
+    ring = Keyring.generate(algorithm="ed25519")
+    with pytest.raises(SigningKeyError, match="no key that can sign \\(a verify-only public copy\\?\\)"):
+        ring.public().active()
+    ring.revoke(ring.active().key_id)
+    with pytest.raises(SigningKeyError, match="every key in the keyring is revoked: add a new one"):
+        ring.active()

@@ -156,6 +156,9 @@ class QuarantineEntryOut(BaseModel):
     ingested_at: str
     seal_valid: bool
     text: str
+    audit_reason: str | None = Field(
+        default=None, description="Why an audit moved the chunk here as-is (an integrity reason), when one did."
+    )
     rescan: RescanOut | None = Field(
         default=None, description="Today's detectors on the chunk, with explanations and spans (single entry only)."
     )
