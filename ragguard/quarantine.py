@@ -91,6 +91,8 @@ class QuarantineEntry:
             "id": self.id,
             "source": self.source,
             "doc_id": self.doc_id,
+            # The tier the chunk was screened under (as sealed; claimed only, when the seal fails).
+            "trust": self.claimed.trust.value if self.claimed is not None else None,
             "score": round(self.score, 4),
             "findings": [{"detector": d, "code": c, "score": s} for d, c, s in self.findings],
             "ingested_at": self.ingested_at,

@@ -118,6 +118,7 @@ def test_quarantine_get_rescreens_with_explanations_and_spans_and_writes_nothing
     out = entry.to_dict()
     assert out["rescan"]["findings"][0]["span"] == [found.span.start, found.span.end]
     assert "text_only_because" not in out["rescan"] and "not_found_again" not in out["rescan"]
+    assert out["trust"] == "untrusted"  # the tier it was screened under
     assert (_rows(served(g)), _rows(quarantined(g))) == before
     # Listings and the default stay cheap: no re-screening, no "rescan" key.
     assert all(e.rescan is None and "rescan" not in e.to_dict() for e in g.quarantine_list())

@@ -151,6 +151,9 @@ class QuarantineEntryOut(BaseModel):
     id: str
     source: str
     doc_id: str
+    trust: TrustTier | None = Field(
+        default=None, description="The tier it was screened under, as sealed (claimed only if the seal fails)."
+    )
     score: float
     findings: list[QuarantineFinding]
     ingested_at: str
