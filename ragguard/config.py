@@ -171,7 +171,7 @@ def validation_message(exc: Exception, where: str | None = None) -> str:
 
     Args:
         exc: The error (pydantic's ValidationError, or any other).
-        where: Where the settings came from (a config file), named in the message.
+        where: The config file the settings were read from (beside the environment), named in the message.
     """
     errors = getattr(exc, "errors", None)
     if not callable(errors):
@@ -184,7 +184,7 @@ def validation_message(exc: Exception, where: str | None = None) -> str:
         known = [*Settings.model_fields, *SourceRule.model_fields]
         close = difflib.get_close_matches(loc[-1], known, n=1)
         msg = f"unknown setting{f' (did you mean {close[0]!r}?)' if close else ''}"
-    source = f" in {where}" if where else ""
+    source = f" (from {where} or a RAGGUARD_ variable)" if where else ""
     return f"invalid setting {'.'.join(loc)}{source}: {msg}"
 
 

@@ -78,8 +78,8 @@ class Policy:
                 code="RG-POL-001",
                 score=1.0,
                 explanation=(
-                    "The source is blocked (by configuration, as a revoked source, or by the caller's request); "
-                    "nothing from this request is stored."
+                    "The source is blocked (by configuration, as a revoked source, or by the caller's request): "
+                    "nothing from it is stored or served."
                 ),
             )
             return Verdict(chunk_id, Action.REJECT, 1.0, (blocked, *found))

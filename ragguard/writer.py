@@ -5,12 +5,15 @@ quarantine collection, rejected ones nowhere. A chunk already stored (in
 either collection) is left as it is: chunk ids are content addressed, so
 re-ingesting the same content stores nothing new, and a crash between two
 batches is repaired by running the same ingest again. The one exception is a
-stored chunk sealed by a key this keyring has revoked: it can never be served
-again, so re-ingesting its content (screened afresh) replaces it with a chunk
-sealed by the active key. A seal that fails for any other reason is left for
-the audit to report: an edited text or a forged signature is tampering, and a
-key the keyring does not hold is more often a wrong key setting than a lost key
-(re-sealing the whole store with it would only move the problem).
+served chunk sealed by a key this keyring has revoked: it can never be served
+again, so when its content is ingested again and today's screening allows it,
+it is re-sealed in place by the active key, and only if nothing else about it
+changed (same text, caller metadata and model; a stored vector that matches the
+fresh one). The swap is atomic and conditional on the old metadata. Nothing is
+deleted, and the quarantine (review decisions, audit evidence) is never touched. Any other
+seal failure is left for the audit: an edited text or a forged signature is
+tampering, and a key the keyring does not hold is more often a wrong key
+setting than a lost key.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import numpy.typing as npt
 from ragguard._clock import utc_now
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.seal import claimed_provenance, encode_findings, seal
+from ragguard.provenance.seal import claimed_provenance, encode_findings, seal, split_metadata
 from ragguard.stores.base import Collection
-from ragguard.types import Action, Chunk, Provenance, TrustTier, Verdict
+from ragguard.types import Action, Chunk, Provenance, StoredChunk, TrustTier, Verdict
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
@@ -59,47 +62,39 @@ def write_batch(
     """
     served, quarantine = guard.collections(create=True)
     ids = [c.id for c in chunks]
-    present = served.existing(ids) | quarantine.existing(ids)
+    held = quarantine.existing(ids)
+    present = served.existing(ids) | held
     keyring = guard.keyring(create=True)
-    revoked = sealed_by_revoked_keys(keyring, (served, quarantine), present) if present else set()
-    if revoked:
-        # Unservable as stored; the content was just screened again, so seal it anew.
-        log.warning("re-sealing %d stored chunk(s) sealed by a revoked key", len(revoked))
-        served.delete(sorted(revoked))
-        quarantine.delete(sorted(revoked))
-        present -= revoked
+    stale = served_under_revoked_keys(keyring, served, present - held)
     digest = guard.embedder.weights_digest
     now = utc_now()
     to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
     to_quarantine: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
+    resealed: list[tuple[StoredChunk, dict[str, Any]]] = []
     for c, tier, vec, v in zip(chunks, tiers, vectors, verdicts, strict=True):
         if c.id in present:
-            counts["unchanged"] += 1
+            old = stale.get(c.id)
+            if old is not None and v.action is Action.ALLOW and _same_content(old, c, vec, guard.embedder.model_id):
+                stored_vec = np.asarray(old.embedding, dtype=np.float32)
+                prov = _provenance(guard, c, tier, stored_vec, v, digest, now)
+                resealed.append((old, {**c.metadata, **seal(prov, keyring)}))
+            else:
+                counts["unchanged"] += 1
             continue
         if v.action is Action.REJECT:
             counts["rejected"] += 1
             continue
-        prov = Provenance(
-            chunk_id=c.id,
-            source=c.source,
-            doc_id=c.doc_id,
-            chunk_index=c.chunk_index,
-            text_sha256=text_digest(c.text),
-            embedding_sha256=embedding_digest(vec),
-            metadata_sha256=metadata_digest(c.metadata),
-            embedder=guard.embedder.model_id,
-            embedder_digest=digest,
-            ingested_at=now,
-            trust=tier,
-            action=v.action,
-            score=round(v.score, 6),
-            findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
-            policy_version=guard.policy.version,
-            key_id="",
-            algorithm="",
-        )
+        prov = _provenance(guard, c, tier, vec, v, digest, now)
         meta = {**c.metadata, **seal(prov, keyring)}
         (to_served if v.action is Action.ALLOW else to_quarantine).append((c, vec, meta))
+    if resealed:
+        # Atomic per chunk and conditional on the metadata read above: a concurrent writer wins.
+        done = served.replace_metadata(
+            [old.id for old, _ in resealed], [m for _, m in resealed], expected=[old.metadata for old, _ in resealed]
+        )
+        counts["stored"] += len(done)
+        counts["unchanged"] += len(resealed) - len(done)
+        log.warning("re-sealed %d served chunk(s) whose key is revoked, with the active key", len(done))
     for col, rows, key in ((served, to_served, "stored"), (quarantine, to_quarantine, "quarantined")):
         if rows:
             col.add(
@@ -111,19 +106,68 @@ def write_batch(
             counts[key] += len(rows)
 
 
-def sealed_by_revoked_keys(keyring: Keyring, collections: Sequence[Collection], ids: AbstractSet[str]) -> set[str]:
-    """Ids among ``ids`` whose stored seal names a key that ``keyring`` holds as revoked.
+def _provenance(
+    guard: Guard,
+    c: Chunk,
+    tier: TrustTier,
+    vec: npt.NDArray[np.float32],
+    v: Verdict,
+    digest: str,
+    now: str,
+) -> Provenance:
+    return Provenance(
+        chunk_id=c.id,
+        source=c.source,
+        doc_id=c.doc_id,
+        chunk_index=c.chunk_index,
+        text_sha256=text_digest(c.text),
+        embedding_sha256=embedding_digest(vec),
+        metadata_sha256=metadata_digest(c.metadata),
+        embedder=guard.embedder.model_id,
+        embedder_digest=digest,
+        ingested_at=now,
+        trust=tier,
+        action=v.action,
+        score=round(v.score, 6),
+        findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
+        policy_version=guard.policy.version,
+        key_id="",
+        algorithm="",
+    )
 
-    Reads metadata only (no vectors): whatever the signature, such a chunk is
-    never served, and the caller re-seals it from content it has just screened.
+
+#: Cosine similarity a stored vector must keep with the fresh one to be re-sealed as it is
+#: (re-encoding the same text differs only in float noise; a swapped vector does not).
+SAME_VECTOR = 0.9999
+
+
+def _same_content(old: StoredChunk, c: Chunk, fresh: npt.NDArray[np.float32], model_id: str) -> bool:
+    claimed = claimed_provenance(old.metadata)
+    if claimed is None or claimed.embedder != model_id or old.text != c.text or old.embedding is None:
+        return False
+    if dict(split_metadata(old.metadata)[1]) != dict(c.metadata):
+        return False  # caller metadata edited in the store, or changed at the source: not the same row
+    a, b = np.asarray(old.embedding, dtype=np.float64), np.asarray(fresh, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return denom > 0 and float(a @ b) / denom >= SAME_VECTOR
+
+
+def served_under_revoked_keys(keyring: Keyring, served: Collection, ids: AbstractSet[str]) -> dict[str, StoredChunk]:
+    """Served chunks among ``ids`` whose seal names a key ``keyring`` holds as revoked, with their vectors.
+
+    Such a chunk is never served whatever its signature says; the writer may
+    re-seal it from content it has just screened (see the module docstring).
     """
-    revoked: set[str] = set()
-    for col in collections:
-        for chunk in col.get(sorted(ids), include_embeddings=False):
-            claimed = claimed_provenance(chunk.metadata)
-            if claimed is not None and keyring.is_revoked(claimed.key_id):
-                revoked.add(chunk.id)
-    return revoked
+    if not ids:
+        return {}
+    out: dict[str, StoredChunk] = {}
+    for chunk in served.get(sorted(ids)):
+        claimed = claimed_provenance(chunk.metadata)
+        if claimed is not None and keyring.is_revoked(claimed.key_id):
+            out[chunk.id] = chunk
+    return out
 
 
-__all__ = ["MAX_SEALED_FINDINGS", "sealed_by_revoked_keys", "write_batch"]
+__all__ = ["MAX_SEALED_FINDINGS", "SAME_VECTOR", "served_under_revoked_keys", "write_batch"]

@@ -303,21 +303,22 @@ def _read_pages(
         yield (col.get(ids) if ids else []), listed
 
 
-def _check_keyring_matches(guard: Guard, served: Collection, page_size: int) -> None:
-    """Refuse to audit with a keyring that verifies none of the first page: a wrong key, not tampering.
+def _refuse_a_wrong_keyring(s: _State) -> None:
+    """After the walk, before any move: a keyring that verifies nothing at all is a wrong key, not tampering.
 
     Otherwise every chunk would be an integrity failure (exit 2, "treat as an
-    incident"), and with ``quarantine`` the whole store would be moved.
+    incident"), and with ``quarantine`` the whole store would be moved. Only the
+    whole store counts: one chunk that verifies, or one failure of another kind,
+    and the report stands, so planting or editing chunks cannot silence the audit.
 
     Raises:
-        SigningKeyError: If the page is not empty and every chunk on it is sealed by a key the keyring lacks.
+        SigningKeyError: If every stored chunk failed, and every failure is ``unknown_key``.
     """
-    keyring = guard.keyring()
-    page = served.page(0, page_size)
-    if page and all(verify(c.id, c.text, c.embedding, c.metadata, keyring)[1] is DropReason.UNKNOWN_KEY for c in page):
+    checked = s.counts.get("served", 0) + s.counts.get("quarantined", 0)
+    if checked and len(s.failures) == checked and all(f.reason is DropReason.UNKNOWN_KEY for f in s.failures):
         raise SigningKeyError(
-            f"none of the first {len(page)} stored chunks verifies with this keyring: all are sealed with keys "
-            "it does not hold (wrong RAGGUARD_SIGNING_KEY or key file?); nothing was audited or moved"
+            f"none of the {checked} stored chunks verifies with this keyring: all are sealed with keys it does "
+            "not hold (wrong RAGGUARD_SIGNING_KEY or key file?); nothing was reported or moved"
         )
 
 
@@ -339,7 +340,7 @@ def run_audit(
     Raises:
         StoreError: If the store or its collections do not exist.
         SigningKeyError: If ``quarantine`` is asked with a verify-only keyring, or the keyring
-            verifies none of the first page of stored chunks (a wrong key).
+            verifies none of the stored chunks, all sealed by keys it does not hold (a wrong key).
         InputError: If the baseline file is malformed.
         ValueError: If ``shard`` or ``page_size`` is invalid, or ``update_baseline`` has no file.
     """
@@ -356,7 +357,6 @@ def run_audit(
     served, quarantined = guard.collections(create=False)
     if quarantine:
         guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
-    _check_keyring_matches(guard, served, page_size)
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
     sampler = MapSampler(map_sample) if map_sample > 0 else None
     total = served.count() + quarantined.count()
@@ -378,6 +378,7 @@ def run_audit(
             done += listed
             auditor.drain()
     s = auditor.s
+    _refuse_a_wrong_keyring(s)
     moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
     findings = bl.classify(s.findings, previous, scope)
     notes: list[str] = []

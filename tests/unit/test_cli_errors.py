@@ -139,11 +139,13 @@ def test_invalid_toml_config_names_the_file(tmp_path: Path) -> None:
     [
         (
             'defualt_trust = "untrusted"\n',
-            "invalid setting defualt_trust in {cfg}: unknown setting (did you mean 'default_trust'?)",
+            "invalid setting defualt_trust (from {cfg} or a RAGGUARD_ variable): "
+            "unknown setting (did you mean 'default_trust'?)",
         ),
         (
             '[[sources]]\npattern = "x:*"\nquarantine_a = 0.4\n',
-            "sources.0.quarantine_a in {cfg}: unknown setting (did you mean 'quarantine_at'?)",
+            "sources.0.quarantine_a (from {cfg} or a RAGGUARD_ variable): "
+            "unknown setting (did you mean 'quarantine_at'?)",
         ),
     ],
 )

@@ -362,29 +362,32 @@ def test_revoked_key_and_revoked_source_stop_serving() -> None:
     assert "revoked" in report.records[0].findings[0].explanation
 
 
-def test_reingest_reseals_chunks_whose_key_was_revoked_and_only_those() -> None:
+def test_reingest_reseals_served_chunks_whose_key_was_revoked_in_place_and_nothing_else() -> None:
     g = guard()
     g.ingest([BAD, *CLEAN], source="s")
+    col = served(g)
+    rows = {c.text: c for c in col.page(0, 10)}
+    # Under the old key, before it is revoked: one text edited, one vector swapped, one metadata edited.
+    edited, swapped, relabelled, intact = (rows[t] for t in CLEAN)
+    col.raw_set(edited.id, edited.text + "!", edited.embedding, edited.metadata)
+    col.raw_set(swapped.id, swapped.text, -swapped.embedding, swapped.metadata)
+    col.raw_set(relabelled.id, relabelled.text, relabelled.embedding, {**relabelled.metadata, "tenant": "b"})
+    quarantined_before = _rows(quarantined(g))
     ring = g.keyring()
     old = ring.active_id
     assert old is not None
     ring.rotate()
     ring.revoke(old)
-    assert g.search("river", k=4).hits == ()
     report = g.ingest([BAD, *CLEAN], source="s")
-    assert (report.stored, report.quarantined, report.unchanged) == (4, 1, 0)
-    assert len(g.search("river", k=4).hits) == 4
-    new_key = ring.active_id
-    assert {from_metadata(c.metadata).key_id for c in served(g).page(0, 10)} == {new_key}
-    entry = g.quarantine_list()[0]
-    assert entry.seal_valid and entry.claimed is not None and entry.claimed.key_id == new_key
-    assert served(g).count() == 4 and quarantined(g).count() == 1  # replaced, not duplicated
-    # An edited text under a held key is tampering, not a revoked key: re-ingest leaves it for the audit.
-    col = served(g)
-    first = col.page(0, 1)[0]
-    col.raw_set(first.id, first.text + "!", first.embedding, first.metadata)
-    assert g.ingest([BAD, *CLEAN], source="s").unchanged == 5
-    assert first.id not in {h.id for h in g.search("river", k=4).hits}
+    # Only the intact served chunk is re-sealed; the rest stays for the audit, and the quarantine is untouched.
+    assert (report.stored, report.quarantined, report.unchanged) == (1, 0, 4)
+    assert [h.id for h in g.search("Everest", k=4).hits] == [intact.id]
+    assert from_metadata(col.get([intact.id])[0].metadata).key_id == ring.active_id
+    assert np.array_equal(col.get([intact.id])[0].embedding, intact.embedding)  # in place: the vector is the same
+    assert _rows(quarantined(g)) == quarantined_before and col.count() == 4
+    # A key the keyring does not hold (a wrong key setting, more often than not) re-seals nothing.
+    stranger = Guard(g.store, g.embedder, settings=Settings(), keyring=Keyring.generate(), detectors=g.detectors)
+    assert stranger.ingest(CLEAN, source="s").unchanged == 4
 
 
 def test_search_over_fetches_so_it_does_not_come_back_short() -> None:
@@ -547,3 +550,19 @@ def test_guard_open_names_a_bad_argument_in_one_line(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="^invalid setting collection: collection names are 3-62"):
         Guard.open(tmp_path / "s", collection="x")
     assert not (tmp_path / "s").exists()
+
+
+def test_reingest_after_revocation_reseals_in_place_on_chroma_too(tmp_path) -> None:
+    from ragguard.stores import ChromaStore
+
+    g = Guard(ChromaStore(path=tmp_path / "s"), FakeEmbedder(), settings=Settings(), keyring=Keyring.generate(),
+              detectors=[FlagDetector(r"ignore previous instructions", 0.7)])  # fmt: skip
+    g.ingest(CLEAN, source="s")
+    ring = g.keyring()
+    old = ring.active_id
+    assert old is not None
+    ring.rotate()
+    ring.revoke(old)
+    assert g.search("river", k=4).hits == ()
+    assert g.ingest(CLEAN, source="s").stored == len(CLEAN)
+    assert len(g.search("river", k=4).hits) == len(CLEAN) and g.audit().exit_code == 0
