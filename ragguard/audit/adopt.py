@@ -17,13 +17,15 @@ from ragguard.errors import InputError
 from ragguard.provenance.seal import PREFIX
 from ragguard.records import InputRecord, validate_metadata, validate_text
 from ragguard.stores.base import QUARANTINE_SUFFIX, iter_pages
-from ragguard.types import MetadataValue, TrustTier
+from ragguard.types import Action, MetadataValue, RecordVerdict, TrustTier
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
 
 #: Metadata key the LangChain integration (and most loaders) use for the document's origin.
 SOURCE_KEY = "source"
+#: Flagged documents an :class:`AdoptReport` lists with their verdicts (the rest are counted).
+MAX_FLAGGED = 1000
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class AdoptReport:
         quarantined: Chunks sealed into the quarantine collection.
         rejected: Chunks refused.
         unchanged: Chunks already in the guarded store (adopting twice adds nothing).
+        flagged: Verdicts of the documents quarantined or rejected, with their findings
+            (the first :data:`MAX_FLAGGED`, in reading order).
+        flagged_not_listed: Flagged documents beyond those.
     """
 
     from_collection: str
@@ -49,6 +54,8 @@ class AdoptReport:
     quarantined: int
     rejected: int
     unchanged: int
+    flagged: tuple[RecordVerdict, ...] = ()
+    flagged_not_listed: int = 0
 
     def counts(self) -> dict[str, int]:
         """Counts, for summaries and ``--json``."""
@@ -118,15 +125,23 @@ def adopt_collection(
     total = foreign.count()
     read = skipped = 0
     sums = {"allowed": 0, "quarantined": 0, "rejected": 0, "unchanged": 0}
+    flagged: list[RecordVerdict] = []
+    not_listed = 0
     # Foreign vectors are never read (include_embeddings=False): they are not trusted.
     for page in iter_pages(foreign, page_size, include_embeddings=False):
         read += len(page)
         records = [r for c in page if (r := _record(c.id, c.text, dict(c.metadata), default_source)) is not None]
         skipped += len(page) - len(records)
         if records:
-            counts = guard.ingest(records, trust=trust).counts()
+            report = guard.ingest(records, trust=trust)
+            counts = report.counts()
             for k in sums:
                 sums[k] += counts[k]
+            # What a reviewer needs next: which documents were held back, and why (memory stays bounded).
+            held = [v for v in report.records if v.action is not Action.ALLOW]
+            room = max(0, MAX_FLAGGED - len(flagged))
+            flagged.extend(held[:room])
+            not_listed += len(held) - len(held[:room])
         if progress is not None:
             progress(read, max(total, read))
-    return AdoptReport(collection_name, read, skipped, **sums)
+    return AdoptReport(collection_name, read, skipped, **sums, flagged=tuple(flagged), flagged_not_listed=not_listed)

@@ -166,7 +166,13 @@ def adopt(
             lambda p: guard.adopt(from_collection, trust=trust, source=source, progress=p),
         )
         if as_json:
-            sys.stdout.write(json.dumps({"from_collection": from_collection, **result.counts()}) + "\n")
+            payload = {
+                "from_collection": from_collection,
+                **result.counts(),
+                "flagged": [v.to_dict() for v in result.flagged],
+                "flagged_not_listed": result.flagged_not_listed,
+            }
+            sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
             return
         c = result.counts()
         out.print(
@@ -175,6 +181,13 @@ def adopt(
             f"{c['skipped']} skipped",
             highlight=False,
         )
+        if result.flagged:
+            table = Table(id_column(str(v.id) for v in result.flagged[:20]), "action", "score", "why",
+                          title="held back (first 20; all in --json)")  # fmt: skip
+            for v in result.flagged[:20]:
+                why = v.findings[0].explanation if v.findings else "-"
+                table.add_row(str(v.id), v.action.value, f"{v.score:.2f}", why)
+            out.print(table)
 
 
 def reseal(

@@ -62,5 +62,7 @@ def test_adopt_command_brings_a_foreign_collection_under_the_guard(tmp_path: Pat
     assert res.exit_code == 0, res.output
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["read"] == 3 and counts["allowed"] == 2 and counts["quarantined"] + counts["rejected"] == 1
+    (held,) = counts["flagged"]  # which document was held back, and why
+    assert held["id"] == "c" and held["findings"][0]["code"].startswith("RG-")
     res = runner.invoke(app, ["search", "capital of France", "-k", "1", "--store", str(tmp_path), "--json"])
     assert json.loads(res.stdout)["hits"][0]["text"] == texts[0]

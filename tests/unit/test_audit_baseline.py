@@ -241,6 +241,10 @@ def test_adopt_reembeds_screens_and_leaves_the_source_alone() -> None:
     )
     report = g.adopt("langchain")
     assert report.counts() == {"read": 8, "skipped": 1, "allowed": 6, "quarantined": 1, "rejected": 0, "unchanged": 0}
+    # The held-back document is listed with its verdict, so a reviewer knows which one and why.
+    (held,) = report.flagged
+    assert held.id == f"d{docs.index(BAD)}" and held.action is Action.QUARANTINE and held.findings
+    assert report.flagged_not_listed == 0
     assert foreign.count() == 8  # untouched
     for c in served(g).page(0, 100):
         assert np.allclose(c.embedding, g.embedder.embed([c.text])[0])
