@@ -162,12 +162,15 @@ def served_under_revoked_keys(keyring: Keyring, served: Collection, ids: Abstrac
     """
     if not ids:
         return {}
-    out: dict[str, StoredChunk] = {}
-    for chunk in served.get(sorted(ids)):
+
+    def revoked(chunk: StoredChunk) -> bool:
         claimed = claimed_provenance(chunk.metadata)
-        if claimed is not None and keyring.is_revoked(claimed.key_id):
-            out[chunk.id] = chunk
-    return out
+        return claimed is not None and keyring.is_revoked(claimed.key_id)
+
+    # Metadata first: re-ingesting unchanged content (the common case) reads no vectors. The
+    # second read is checked again: what the caller re-seals is what it read, row for row.
+    candidates = [c.id for c in served.get(sorted(ids), include_embeddings=False) if revoked(c)]
+    return {c.id: c for c in served.get(candidates) if revoked(c)} if candidates else {}
 
 
 __all__ = ["MAX_SEALED_FINDINGS", "SAME_VECTOR", "served_under_revoked_keys", "write_batch"]
