@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -166,12 +167,13 @@ class Settings(BaseSettings):
         return rule is not None and rule.trust is TrustTier.BLOCKED
 
 
-def validation_message(exc: Exception, where: str | None = None) -> str:
+def validation_message(exc: Exception, where: str | None = None, known: Iterable[str] = ()) -> str:
     """One line for a settings error: ``invalid setting LOCATION: what is wrong`` (the first one).
 
     Args:
         exc: The error (pydantic's ValidationError, or any other).
         where: The config file the settings were read from (beside the environment), named in the message.
+        known: Setting names to suggest from for a misspelt one, beside the core settings' own.
     """
     errors = getattr(exc, "errors", None)
     if not callable(errors):
@@ -181,8 +183,8 @@ def validation_message(exc: Exception, where: str | None = None) -> str:
     # pydantic prefixes a validator's own message with "Value error, ".
     msg = str(e.get("msg")).removeprefix("Value error, ")
     if e.get("type") == "extra_forbidden" and loc:
-        known = [*Settings.model_fields, *SourceRule.model_fields]
-        close = difflib.get_close_matches(loc[-1], known, n=1)
+        names = [*Settings.model_fields, *SourceRule.model_fields, *known]
+        close = difflib.get_close_matches(loc[-1], names, n=1)
         msg = f"unknown setting{f' (did you mean {close[0]!r}?)' if close else ''}"
     source = f" (from {where} or a RAGGUARD_ variable)" if where else ""
     return f"invalid setting {'.'.join(loc)}{source}: {msg}"

@@ -109,10 +109,6 @@ class SettingsError(RagguardError):
     """A setting or option is wrong (reported in one line, exit 3)."""
 
 
-def first_error(exc: Exception) -> str:
-    return validation_message(exc)
-
-
 @contextmanager
 def errors() -> Iterator[None]:
     """Turn ragguard errors into one line on stderr and exit code 3."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -16,8 +17,8 @@ from ragguard.cli.common import (
     VerboseOpt,
     core_settings,
     errors,
-    first_error,
 )
+from ragguard.config import validation_message
 
 
 def serve(
@@ -67,5 +68,6 @@ def serve(
         try:
             settings = ServerSettings(core=core, **{k: v for k, v in given.items() if v is not None})
         except ValueError as exc:
-            raise SettingsError(first_error(exc)) from None
+            named = os.environ.get("RAGGUARD_SERVER_CONFIG")
+            raise SettingsError(validation_message(exc, named, known=ServerSettings.model_fields)) from None
         run_server(settings)

@@ -162,3 +162,18 @@ def test_serve_cli_leaves_unset_options_to_the_environment_and_the_toml(
     # and the command line outranks both
     settings = _cli_settings(monkeypatch, tmp_path, "--port", "18435", "--host", "::1", "-v")
     assert (settings.port, settings.host, settings.log_level) == (18435, "::1", "debug")
+
+
+def test_serve_cli_names_a_misspelt_server_setting_and_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ragguard.cli import app
+    from typer.testing import CliRunner
+
+    toml = tmp_path / "server.toml"
+    toml.write_text("prot = 9000\n")
+    monkeypatch.setenv("RAGGUARD_SERVER_CONFIG", str(toml))
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 3
+    assert f"invalid setting prot (from {toml} or a RAGGUARD_ variable)" in " ".join(result.output.split())
+    assert "did you mean 'port'?" in result.output
