@@ -167,27 +167,28 @@ class Settings(BaseSettings):
         return rule is not None and rule.trust is TrustTier.BLOCKED
 
 
-def validation_message(exc: Exception, where: str | None = None, known: Iterable[str] = ()) -> str:
+def validation_message(exc: Exception, where: str | None = None, known: Iterable[str] | None = None) -> str:
     """One line for a settings error: ``invalid setting LOCATION: what is wrong`` (the first one).
 
     Args:
         exc: The error (pydantic's ValidationError, or any other).
         where: The config file the settings were read from (beside the environment), named in the message.
-        known: Setting names to suggest from for a misspelt one, beside the core settings' own.
+        known: The setting names to suggest from for a misspelt one; the core settings' when None.
     """
     errors = getattr(exc, "errors", None)
-    if not callable(errors):
+    found = errors() if callable(errors) else []
+    if not found:
         return str(exc)
-    e = errors()[0]
+    e = found[0]
     loc = [str(x) for x in e.get("loc", ())]
     # pydantic prefixes a validator's own message with "Value error, ".
     msg = str(e.get("msg")).removeprefix("Value error, ")
     if e.get("type") == "extra_forbidden" and loc:
-        names = [*Settings.model_fields, *SourceRule.model_fields, *known]
+        names = list(known) if known is not None else [*Settings.model_fields, *SourceRule.model_fields]
         close = difflib.get_close_matches(loc[-1], names, n=1)
         msg = f"unknown setting{f' (did you mean {close[0]!r}?)' if close else ''}"
     source = f" (from {where} or a RAGGUARD_ variable)" if where else ""
-    return f"invalid setting {'.'.join(loc)}{source}: {msg}"
+    return f"invalid setting {'.'.join(loc)}{source}: {msg}" if loc else f"invalid settings{source}: {msg}"
 
 
 def sources_with_toml(

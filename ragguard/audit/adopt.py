@@ -42,8 +42,9 @@ class AdoptReport:
         quarantined: Chunks sealed into the quarantine collection.
         rejected: Chunks refused.
         unchanged: Chunks already in the guarded store (adopting twice adds nothing).
-        flagged: Verdicts of the documents quarantined or rejected, with their findings
-            (the first :data:`MAX_FLAGGED`, in reading order).
+        flagged: Verdicts of the documents today's screen quarantines or rejects, with
+            their findings, whether stored now or already guarded by an earlier adopt (the
+            first :data:`MAX_FLAGGED`, in reading order).
         flagged_not_listed: Flagged documents beyond those.
     """
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
+from rich.text import Text
 
 from ragguard.config import Settings, validation_message
 from ragguard.errors import RagguardError
@@ -25,8 +26,10 @@ from ragguard.guard import Guard
 
 EXIT_ERROR = 3
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No markup: ids, sources, texts and error messages come from the store and the user, and a
+# "[/]" in any of them would be read as a closing tag (a MarkupError) or a style.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 StoreOpt = Annotated[
     Path | None,
@@ -114,11 +117,8 @@ def errors() -> Iterator[None]:
     """Turn ragguard errors into one line on stderr and exit code 3."""
     try:
         yield
-    except RagguardError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
-    except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except (RagguardError, ValueError) as exc:
+        err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ragguard.cli.common import SettingsError, VerboseOpt, errors, out, preview, setup_logging
 
@@ -31,11 +32,11 @@ def demo(
         if folder is None or not (folder / "wiki_sample.jsonl").exists():
             raise SettingsError("demo data not found: pass --data DIR (the repository's demo/data folder)")
         result = run(folder, store, say=lambda line: out.print(line, highlight=False))
-        out.print(f"\nTop 5 for the question: [bold]{QUESTION}?[/]\n")
+        out.print(Text.assemble("\nTop 5 for the question: ", (f"{QUESTION}?", "bold"), "\n"))
         for title, rows in (("unguarded retriever (plain Chroma)", result.unguarded), ("ragguard", result.guarded)):
             table = Table("#", "origin", "passage", title=title, title_justify="left")
             for i, r in enumerate(rows, 1):
-                table.add_row(str(i), f"[{_STYLE.get(r.label, 'red')}]{r.label}[/]", preview(r.text, 110))
+                table.add_row(str(i), Text(r.label, style=_STYLE.get(r.label, "red")), preview(r.text, 110))
             out.print(table)
         bad_plain, bad_guarded = result.attacker_rows
         out.print(

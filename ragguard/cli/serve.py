@@ -69,5 +69,7 @@ def serve(
             settings = ServerSettings(core=core, **{k: v for k, v in given.items() if v is not None})
         except ValueError as exc:
             named = os.environ.get("RAGGUARD_SERVER_CONFIG")
-            raise SettingsError(validation_message(exc, named, known=ServerSettings.model_fields)) from None
+            # Suggest server keys only: the core settings are not read from the server's TOML.
+            server_keys = [k for k in ServerSettings.model_fields if k != "core"]
+            raise SettingsError(validation_message(exc, named, known=server_keys)) from None
         run_server(settings)
