@@ -13,6 +13,7 @@ from rich.table import Table
 from ragguard.audit import EXIT_INTEGRITY, AuditReport, write_html
 from ragguard.audit.embedmap import DEFAULT_SAMPLE
 from ragguard.cli.common import (
+    TABLE_MIN_WIDTH,
     CollectionOpt,
     ConfigOpt,
     JsonOpt,
@@ -26,6 +27,7 @@ from ragguard.cli.common import (
     open_guard,
     out,
     preview,
+    print_entry,
     setup_logging,
     with_progress,
 )
@@ -49,13 +51,18 @@ def print_audit(report: AuditReport) -> None:
         out.print(f"  note: {note}", highlight=False)
     if report.integrity_failures:
         failures = report.integrity_failures[:20]
-        table = Table(
-            id_column(f.chunk_id for f in failures), "collection", "reason", "claimed source", "text",
-            title="integrity failures",
-        )  # fmt: skip
-        for f in failures:
-            table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, preview(f.preview, 60))
-        out.print(table)
+        if out.width < TABLE_MIN_WIDTH:
+            out.print("integrity failures:", highlight=False)
+            for f in failures:
+                print_entry(f"{f.chunk_id}  {f.collection}  {f.reason.value}", f.source or "-", f.preview)
+        else:
+            table = Table(
+                id_column(f.chunk_id for f in failures), "collection", "reason", "claimed source", "text",
+                title="integrity failures",
+            )  # fmt: skip
+            for f in failures:
+                table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, preview(f.preview, 60))
+            out.print(table)
     new = report.new_findings
     if new:
         table = Table(

@@ -146,6 +146,18 @@ def id_column(ids: Iterable[str]) -> Column:
     return Column("id", no_wrap=True, min_width=max((len(i) for i in ids), default=2))
 
 
+#: Narrower terminals get one entry per few lines instead of a table: beside an id column
+#: that is never cut (35 characters), the text columns would be a word wide.
+TABLE_MIN_WIDTH = 120
+
+
+def print_entry(head: str, *details: str) -> None:
+    """One entry for a narrow terminal: ``head`` (the id first, whole), then indented one-line details."""
+    out.print(head, highlight=False)
+    for d in details:
+        out.print("    " + preview(d, max(20, out.width - 4)), highlight=False)
+
+
 def preview(text: str, n: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= n else flat[: n - 1] + "…"

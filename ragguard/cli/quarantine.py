@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ragguard.cli.common import (
+    TABLE_MIN_WIDTH,
     CollectionOpt,
     ConfigOpt,
     JsonOpt,
@@ -21,6 +22,7 @@ from ragguard.cli.common import (
     open_guard,
     out,
     preview,
+    print_entry,
     setup_logging,
 )
 from ragguard.stores.base import MAX_PAGE
@@ -48,11 +50,16 @@ def quarantine_list(
             for e in entries:
                 sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
             return
-        table = Table(id_column(e.id for e in entries), "score", "top finding", "source", "text")
-        for e in entries:
-            top = e.findings[0][1] if e.findings else "-"
-            table.add_row(e.id, f"{e.score:.2f}", top, e.source, preview(e.text, 80))
-        out.print(table)
+        if out.width < TABLE_MIN_WIDTH:
+            for e in entries:
+                top = e.findings[0][1] if e.findings else "-"
+                print_entry(f"{e.id}  score {e.score:.2f}  {top}", e.source, e.text)
+        else:
+            table = Table(id_column(e.id for e in entries), "score", "top finding", "source", "text")
+            for e in entries:
+                top = e.findings[0][1] if e.findings else "-"
+                table.add_row(e.id, f"{e.score:.2f}", top, e.source, preview(e.text, 80))
+            out.print(table)
         out.print(f"{len(entries)} shown (offset {offset})")
 
 
