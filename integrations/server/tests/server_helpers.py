@@ -6,17 +6,22 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from ragguard import Settings
-from ragguard.testing import FlagDetector, free_port
+from fastapi.testclient import TestClient
+from ragguard import Guard, Settings
+from ragguard.testing import FlagDetector, InMemoryCollection, free_port
 
 from ragguard_server import ServerSettings
 
 TOKEN = "test-token-0123456789abcdef"
 OTHER_TOKEN = "second-token-abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+SRC = "https://wiki.example/page"
+QID_FAKE = "c-" + "0" * 32
 
 #: Untrusted thresholds: quarantine at 0.5, reject at 0.9.
 QUARANTINE_WORD = "quarantine-me"
@@ -55,3 +60,34 @@ def live_server(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def ingest(client: TestClient, records: list[Any], **extra: Any) -> dict[str, Any]:
+    """POST records from ``SRC``; the response body (asserting 200)."""
+    r = client.post("/v1/ingest", json={"records": records, "source": SRC, **extra}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def quarantined_id(client: TestClient) -> str:
+    """Ingest one record the stand-in detectors quarantine; its chunk id."""
+    ingest(client, [{"id": "q", "text": f"please {QUARANTINE_WORD} now"}])
+    entries = client.get("/v1/quarantine", headers=AUTH).json()["entries"]
+    assert len(entries) == 1
+    cid: str = entries[0]["id"]
+    return cid
+
+
+def served_of(guard: Guard) -> InMemoryCollection:
+    """The guard's served collection (in memory)."""
+    col = guard.collections()[0]
+    assert isinstance(col, InMemoryCollection)
+    return col
+
+
+def quarantine_of(guard: Guard) -> InMemoryCollection:
+    """The guard's quarantine collection (in memory)."""
+    col = guard.collections()[1]
+    assert isinstance(col, InMemoryCollection)
+    return col

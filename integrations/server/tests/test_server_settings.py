@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,8 +133,8 @@ def test_module_rejects_weak_token_without_echo(tmp_path: Path) -> None:
     assert "api_tokens" in proc.stderr and "weakling" not in proc.stderr
 
 
-def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> ServerSettings:
-    """The settings ``ragguard serve ARGS`` would start the server with (the server itself is not run)."""
+def _invoke_serve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> tuple[Any, list[ServerSettings]]:
+    """Run ``ragguard serve ARGS`` with the server stubbed out: the CLI result and the settings it would serve."""
     from ragguard.cli import app
     from typer.testing import CliRunner
 
@@ -141,7 +142,19 @@ def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -
 
     seen: list[ServerSettings] = []
     monkeypatch.setattr(ragguard_server, "serve", seen.append)
-    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "store"), *args])
+    return CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "store"), *args]), seen
+
+
+def _server_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> Path:
+    toml = tmp_path / "server.toml"
+    toml.write_text(text)
+    monkeypatch.setenv("RAGGUARD_SERVER_CONFIG", str(toml))
+    return toml
+
+
+def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> ServerSettings:
+    """The settings ``ragguard serve ARGS`` would start the server with (the server itself is not run)."""
+    result, seen = _invoke_serve(monkeypatch, tmp_path, *args)
     assert result.exit_code == 0, result.output
     (settings,) = seen
     return settings
@@ -150,9 +163,7 @@ def _cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -
 def test_serve_cli_leaves_unset_options_to_the_environment_and_the_toml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    toml = tmp_path / "server.toml"
-    toml.write_text("port = 18433\nmax_k = 2\n")
-    monkeypatch.setenv("RAGGUARD_SERVER_CONFIG", str(toml))
+    _server_toml(monkeypatch, tmp_path, "port = 18433\nmax_k = 2\n")
     monkeypatch.setenv("RAGGUARD_UNSAFE_NO_AUTH", "true")
     monkeypatch.delenv("RAGGUARD_API_TOKENS", raising=False)
     settings = _cli_settings(monkeypatch, tmp_path)
@@ -167,13 +178,8 @@ def test_serve_cli_leaves_unset_options_to_the_environment_and_the_toml(
 def test_serve_cli_names_a_misspelt_server_setting_and_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ragguard.cli import app
-    from typer.testing import CliRunner
-
-    toml = tmp_path / "server.toml"
-    toml.write_text("prot = 9000\n")
-    monkeypatch.setenv("RAGGUARD_SERVER_CONFIG", str(toml))
-    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "store")])
-    assert result.exit_code == 3
+    toml = _server_toml(monkeypatch, tmp_path, "prot = 9000\n")
+    result, seen = _invoke_serve(monkeypatch, tmp_path)
+    assert result.exit_code == 3 and seen == []
     assert f"invalid setting prot (from {toml} or a RAGGUARD_ variable)" in " ".join(result.output.split())
     assert "did you mean 'port'?" in result.output
