@@ -69,7 +69,7 @@ class RetrievalFilter:
             chunks: Candidates, in rank order.
             log_drops: Log each drop at WARNING; a caller that re-applies the
                 filter to a widening window logs the final drops once instead
-                (:func:`log_drops`).
+                (:func:`log_dropped`).
         """
         kept: list[tuple[StoredChunk, Provenance]] = []
         dropped: list[Drop] = []

@@ -9,7 +9,7 @@ served chunk sealed by a key this keyring has revoked: it can never be served
 again, so when its content is ingested again and today's screening allows it,
 it is re-sealed in place by the active key, and only if nothing else about it
 changed (same text, caller metadata and model; a stored vector that matches the
-fresh one). The swap is atomic and conditional on the old metadata. Nothing is
+fresh one, as the audit's re-embed check judges it). The swap is atomic and conditional on the old metadata. Nothing is
 deleted, and the quarantine (review decisions, audit evidence) is never touched. Any other
 seal failure is left for the audit: an edited text or a forged signature is
 tampering, and a key the keyring does not hold is more often a wrong key
@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragguard._clock import utc_now
+from ragguard.embedders.base import same_vector
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring
 from ragguard.provenance.seal import claimed_provenance, encode_findings, seal, split_metadata
@@ -136,22 +137,13 @@ def _provenance(
     )
 
 
-#: Cosine similarity a stored vector must keep with the fresh one to be re-sealed as it is
-#: (re-encoding the same text differs only in float noise; a swapped vector does not).
-SAME_VECTOR = 0.9999
-
-
 def _same_content(old: StoredChunk, c: Chunk, fresh: npt.NDArray[np.float32], model_id: str) -> bool:
     claimed = claimed_provenance(old.metadata)
     if claimed is None or claimed.embedder != model_id or old.text != c.text or old.embedding is None:
         return False
     if dict(split_metadata(old.metadata)[1]) != dict(c.metadata):
         return False  # caller metadata edited in the store, or changed at the source: not the same row
-    a, b = np.asarray(old.embedding, dtype=np.float64), np.asarray(fresh, dtype=np.float64)
-    if a.shape != b.shape:
-        return False
-    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return denom > 0 and float(a @ b) / denom >= SAME_VECTOR
+    return same_vector(old.embedding, fresh)
 
 
 def served_under_revoked_keys(keyring: Keyring, served: Collection, ids: AbstractSet[str]) -> dict[str, StoredChunk]:
@@ -173,4 +165,4 @@ def served_under_revoked_keys(keyring: Keyring, served: Collection, ids: Abstrac
     return {c.id: c for c in served.get(candidates) if revoked(c)} if candidates else {}
 
 
-__all__ = ["MAX_SEALED_FINDINGS", "SAME_VECTOR", "served_under_revoked_keys", "write_batch"]
+__all__ = ["MAX_SEALED_FINDINGS", "served_under_revoked_keys", "write_batch"]

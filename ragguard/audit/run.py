@@ -33,6 +33,7 @@ from ragguard.audit.results import (
     IntegrityReason,
 )
 from ragguard.detectors.base import ScreeningBatch, split_detectors
+from ragguard.embedders.base import SAME_VECTOR_COSINE, same_vector
 from ragguard.errors import SigningKeyError
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 #: Below this cosine between the stored vector and a fresh one, the vector does not belong to the text.
-SWAP_COSINE = 0.999
+SWAP_COSINE = SAME_VECTOR_COSINE
 DEFAULT_PAGE_SIZE = 500
 PREVIEW_CHARS = 160
 
@@ -181,11 +182,8 @@ class _Auditor:
             self.s.add("reembed_skipped")  # another model's vector cannot be compared to ours
             return False
         self.s.add("reembedded")
-        stored = np.asarray(chunk.embedding, dtype=np.float32).reshape(-1)
-        if stored.shape == fresh.shape:
-            denom = float(np.linalg.norm(stored) * np.linalg.norm(fresh)) or 1.0
-            if float(stored @ fresh) / denom >= SWAP_COSINE:
-                return False
+        if same_vector(chunk.embedding, fresh):
+            return False
         self._fail(chunk, "served", AuditReason.SWAPPED_VECTOR)
         return True
 

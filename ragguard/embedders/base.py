@@ -27,3 +27,18 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """``(len(texts), dim)`` float32 array with unit-norm rows."""
         ...
+
+
+#: Below this cosine between a stored vector and a fresh encoding of the same text, the
+#: vector does not belong to the text (re-encoding differs only in float noise).
+SAME_VECTOR_COSINE = 0.999
+
+
+def same_vector(stored: npt.ArrayLike, fresh: npt.ArrayLike) -> bool:
+    """Whether ``stored`` is the vector the model gives the text again (``fresh``), up to float noise."""
+    a = np.asarray(stored, dtype=np.float64).reshape(-1)
+    b = np.asarray(fresh, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape:
+        return False
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return denom > 0 and float(a @ b) / denom >= SAME_VECTOR_COSINE
