@@ -52,6 +52,7 @@ __all__ = [
     "InMemoryStore",
     "chroma_server",
     "free_port",
+    "in_memory_collections",
     "make_guard",
 ]
 
@@ -139,6 +140,13 @@ def make_guard(
         detectors=detectors,
         policy=policy,
     )
+
+
+def in_memory_collections(guard: Guard) -> tuple[InMemoryCollection, InMemoryCollection]:
+    """The served and quarantine collections of a guard over :class:`InMemoryStore` (for raw edits in tests)."""
+    served, quarantine = guard.collections()
+    assert isinstance(served, InMemoryCollection) and isinstance(quarantine, InMemoryCollection)
+    return served, quarantine
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ragguard import Guard
 from ragguard.detectors.base import Detector
-from ragguard.testing import FlagDetector, InMemoryCollection, make_guard
+from ragguard.testing import FlagDetector, InMemoryCollection, in_memory_collections, make_guard
 
 CLEAN = [
     "The Nobel Prize in Physics 1901 was awarded to Wilhelm Conrad Röntgen for the discovery of X-rays.",
@@ -33,15 +33,11 @@ def new_guard(detectors: Sequence[Detector] | None = None, **kw: Any) -> Guard:
 
 
 def served(g: Guard) -> InMemoryCollection:
-    col = g.collections()[0]
-    assert isinstance(col, InMemoryCollection)
-    return col
+    return in_memory_collections(g)[0]
 
 
 def quarantined(g: Guard) -> InMemoryCollection:
-    col = g.collections()[1]
-    assert isinstance(col, InMemoryCollection)
-    return col
+    return in_memory_collections(g)[1]
 
 
 def ids(col: InMemoryCollection) -> list[str]:

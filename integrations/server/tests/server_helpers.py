@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ragguard import Guard, Settings
-from ragguard.testing import FlagDetector, InMemoryCollection, free_port
+from ragguard.testing import FlagDetector, InMemoryCollection, free_port, in_memory_collections
 
 from ragguard_server import ServerSettings
 
@@ -81,13 +81,9 @@ def quarantined_id(client: TestClient) -> str:
 
 def served_of(guard: Guard) -> InMemoryCollection:
     """The guard's served collection (in memory)."""
-    col = guard.collections()[0]
-    assert isinstance(col, InMemoryCollection)
-    return col
+    return in_memory_collections(guard)[0]
 
 
 def quarantine_of(guard: Guard) -> InMemoryCollection:
     """The guard's quarantine collection (in memory)."""
-    col = guard.collections()[1]
-    assert isinstance(col, InMemoryCollection)
-    return col
+    return in_memory_collections(guard)[1]
