@@ -12,9 +12,15 @@ audit's own, not the store build's:
   metadatas and vectors, straight from chromadb: the floor any audit pays;
 * **seals only**: ``Guard.audit`` with no detectors: the store walk (ids listed
   in big pages, content read by id) and every seal verified;
-* **seals + text re-scan**: ``Guard.audit`` with the default text detectors
-  (instructions, hidden, obfuscation, query_targeting, token_artifacts), in
-  process (``workers=1``) and with the text re-scan in worker processes;
+* **seals + text re-scan**: ``Guard.audit(full_rescan=True)`` with the default
+  text detectors (instructions, hidden, obfuscation, query_targeting,
+  token_artifacts), in process (``workers=1``) and with the text re-scan in
+  worker processes: every text scanned again, as after a rule change;
+* **nightly audit**: the same detectors with the default ``Guard.audit()``,
+  which does not scan again the texts whose seal shows these same text rules
+  found nothing in them (the store is built through ``Guard.ingest`` with
+  them, so its seals say so; see ``ragguard/audit/incremental.py``); the
+  share of texts skipped is printed beside it;
 * **bare kNN**: one kNN query (k = 10, ids and distances, 64 per call, calls
   one after another) per stored vector through Chroma's index: what a plain
   caller gets. The guard's adapter runs a big batch's calls in threads
@@ -78,12 +84,18 @@ class SyntheticEmbedder:
 
 
 def store_path(size: int) -> Path:
-    # The seal layout is in the name: a store built by older code keeps its own cache.
-    return STORES / f"synthetic-{size}-v{RECORD_VERSION}"
+    # The seal layout is in the name ("s": screened at ingest by the text detectors, so seals carry
+    # their screen id): a store built by older code keeps its own cache.
+    return STORES / f"synthetic-{size}-v{RECORD_VERSION}s"
 
 
 def build(size: int, data: Path) -> Path:
-    """Build (once) a sealed store of ``size`` chunks; the key is kept beside it."""
+    """Build (once) a sealed store of ``size`` chunks, screened by the text detectors; the key is kept beside it.
+
+    The seals record the screen id of today's text detectors: after an edit to
+    ``ragguard/detectors``, the nightly row scans everything again (its skipped
+    share says so) until the store is rebuilt.
+    """
     path = store_path(size)
     if (path / "done").exists():
         return path
@@ -92,7 +104,7 @@ def build(size: int, data: Path) -> Path:
     keyring.save(path / "bench-key.json")
     guard = Guard(
         ChromaStore(path=path / "chroma"), SyntheticEmbedder(), settings=Settings(batch_size=5000),
-        keyring=keyring, detectors=[],
+        keyring=keyring, detectors=[create(n) for n in TEXT_DETECTORS],
     )  # fmt: skip
     docs = texts(2000, data)
     t = time.perf_counter()
@@ -116,6 +128,7 @@ def open_store(path: Path, detectors: tuple[str, ...]) -> Guard:
 
 def child(mode: str, path: Path, workers: int, shard: tuple[int, int] | None = None) -> dict[str, Any]:
     """One measurement in this (fresh) process; ``shard`` limits the walk to one shard's chunks."""
+    skipped = 0
     if mode == "knn":
         # The embedding-space re-scan's floor: one kNN per stored vector, ids and distances only, asked
         # of Chroma directly as a plain caller would (one call per 64 vectors, one after another; the
@@ -154,15 +167,16 @@ def child(mode: str, path: Path, workers: int, shard: tuple[int, int] | None = N
             offset += 500
         seconds = time.perf_counter() - t
     else:
-        detectors = {"text": TEXT_DETECTORS, "embedding": EMBEDDING_DETECTORS, "seals": ()}[mode]
-        guard = open_store(path, detectors)
+        detectors = {"text": TEXT_DETECTORS, "nightly": TEXT_DETECTORS, "embedding": EMBEDDING_DETECTORS, "seals": ()}
+        guard = open_store(path, detectors[mode])
         guard.collections()  # opening the store (importing chromadb, about 2 s) is not throughput
         t = time.perf_counter()
-        report = guard.audit(workers=workers, shard=shard)
+        report = guard.audit(workers=workers, shard=shard, full_rescan=mode != "nightly")
         seconds = time.perf_counter() - t
         n = report.counts.served
+        skipped = report.counts.text_scan_skipped
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"chunks": n, "seconds": seconds, "rss_mb": rss}
+    return {"chunks": n, "seconds": seconds, "rss_mb": rss, "skipped": skipped}
 
 
 def run_child(mode: str, path: Path, workers: int = 1, shard: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -178,23 +192,27 @@ def bench_sizes(sizes: list[int], workers: int, data: Path) -> None:
     print(f"\n### Audit throughput (chunks/s) and the audit process's peak RSS, {usable_cpus()} usable CPUs\n")
     print(
         "| chunks | bare Chroma read | seals only | seals + text re-scan, 1 process | "
-        f"seals + text re-scan, {auto} workers | ratio to bare read | bare kNN, 1 per chunk | "
+        f"seals + text re-scan, {auto} workers | ratio to bare read | nightly audit, {auto} workers "
+        "(texts skipped) | bare kNN, 1 per chunk | "
         f"embedding-space re-scan | peak RSS MB: bare read / audit (text, {auto} w) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         path = build(size, data)
         read = run_child("read", path)
         seals = run_child("seals", path)
         one = run_child("text", path, 1)
         par = run_child("text", path, auto)
+        nightly = run_child("nightly", path, auto)
         knn = run_child("knn", path)
         emb = run_child("embedding", path, 1)
-        runs = {"read": read, "seals": seals, "one": one, "par": par, "knn": knn, "emb": emb}
+        runs = {"read": read, "seals": seals, "one": one, "par": par, "nightly": nightly, "knn": knn, "emb": emb}
         rate = {k: v["chunks"] / v["seconds"] for k, v in runs.items()}
+        share = nightly["skipped"] / max(1, nightly["chunks"])
         print(
             f"| {size:,} | {rate['read']:.0f} | {rate['seals']:.0f} | {rate['one']:.0f} | **{rate['par']:.0f}** | "
-            f"{rate['par'] / rate['read']:.2f} | {rate['knn']:.0f} | **{rate['emb']:.0f}** | "
+            f"{rate['par'] / rate['read']:.2f} | **{rate['nightly']:.0f}** ({share:.1%}) | {rate['knn']:.0f} | "
+            f"**{rate['emb']:.0f}** | "
             f"{read['rss_mb']:.0f} / {par['rss_mb']:.0f} |",
             flush=True,
         )
@@ -217,6 +235,7 @@ def bench_large(size: int, workers: int, data: Path, shard: tuple[int, int]) -> 
         ("Chroma's floor: open, list ids, read one page", "open", 1, None),
         ("seals only", "seals", 1, None),
         (f"seals + text re-scan, {auto} workers", "text", auto, None),
+        (f"nightly audit (texts sealed clean skipped), {auto} workers", "nightly", auto, None),
         ("bare kNN, 1 per chunk", "knn", 1, shard),
         ("embedding-space re-scan", "embedding", 1, shard),
     ):
@@ -251,7 +270,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--workers", type=int, default=0, help="text re-scan workers (0: one per CPU, up to 8)")
     ap.add_argument("--reembed-passages", type=int, default=1000, help="0 skips the --reembed comparison")
-    ap.add_argument("--child", choices=("open", "read", "seals", "knn", "text", "embedding"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--child", choices=("open", "read", "seals", "knn", "text", "nightly", "embedding"), help=argparse.SUPPRESS
+    )
     ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     ap.add_argument(
         "--large", type=int, metavar="SIZE", help="one big store (e.g. 1000000): no bare offset read, kNN on one shard"

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragguard.config import Settings, validation_message
-from ragguard.detectors.base import Detector
+from ragguard.detectors.base import Detector, split_detectors
+from ragguard.detectors.fingerprint import screen_id
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
 from ragguard.errors import ConfigurationError, InputError, SigningKeyError, StoreError
@@ -85,6 +86,7 @@ class Guard:
         self._detectors = list(detectors) if detectors is not None else None
         self._key_dir = key_dir
         self._cols: tuple[Collection, Collection] | None = None
+        self._screen_version: str | None = None
         # Seals this guard has verified, so chunks retrieved again skip the signature check.
         self._seal_cache = SealCache(self.settings.seal_cache_size)
 
@@ -164,6 +166,20 @@ class Guard:
         if self._detectors is None:
             self._detectors = create_all()
         return self._detectors
+
+    @property
+    def screen_version(self) -> str:
+        """What every seal records as ``policy_version``: the policy's, ``+`` the text screen's id.
+
+        The screen id (:func:`ragguard.detectors.fingerprint.screen_id`) names
+        the text detectors, their parameters and code, so the audit can tell a
+        text it need not scan again. Without one (a custom text detector that
+        cannot say what it depends on), just the policy's version.
+        """
+        if self._screen_version is None:
+            sid = screen_id(split_detectors(self.detectors)[0])
+            self._screen_version = self.policy.version if sid is None else f"{self.policy.version}+{sid}"
+        return self._screen_version
 
     @property
     def retrieval_filter(self) -> RetrievalFilter:
@@ -386,6 +402,7 @@ class Guard:
         progress: Progress | None = None,
         map_sample: int = 0,
         workers: int | None = 1,
+        full_rescan: bool = False,
     ) -> AuditReport:
         """Re-audit the whole store (see :func:`ragguard.audit.run_audit`).
 
@@ -405,6 +422,8 @@ class Guard:
             map_sample: Size of the random sample for the report's embedding map (0: no map).
             workers: Processes for the text re-scan (1: in this process; ``None``: one
                 per CPU, up to 8, when the store holds 20,000 chunks or more).
+            full_rescan: Scan every text again, even those whose seal shows today's
+                text detectors found nothing in it (see :mod:`ragguard.audit.incremental`).
 
         Raises:
             StoreError: If the store does not exist.
@@ -422,6 +441,7 @@ class Guard:
             progress=progress,
             map_sample=map_sample,
             workers=workers,
+            full_rescan=full_rescan,
         )
 
     def adopt(

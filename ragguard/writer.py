@@ -131,7 +131,7 @@ def _provenance(
         action=v.action,
         score=round(v.score, 6),
         findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
-        policy_version=guard.policy.version,
+        policy_version=guard.screen_version,
         key_id="",
         algorithm="",
     )

@@ -29,13 +29,12 @@ from typing import Any
 
 from ragguard._io import atomic_write_text
 from ragguard.audit.results import AuditFinding, DetectorInfo, FindingStatus
-from ragguard.detectors.base import Detector
+from ragguard.detectors.base import Detector, public_params
 from ragguard.errors import InputError
 
 FORMAT = "ragguard-audit-baseline/1"
 
 Key = tuple[str, str, str, str]
-_Scalar = str | int | float | bool | None
 
 
 def detector_info(det: Detector) -> DetectorInfo:
@@ -45,16 +44,8 @@ def detector_info(det: Detector) -> DetectorInfo:
     (``attr_``) and private attributes are left out, so refitting does not look
     like a configuration change.
     """
-    params: list[tuple[str, _Scalar]] = []
-    for key, value in sorted(vars(det).items()):
-        if key.startswith("_") or key.endswith("_") or key == "name":
-            continue
-        if isinstance(value, Path):
-            value = str(value)
-        if value is None or isinstance(value, (str, int, float, bool)):
-            params.append((key, value))
     cls = type(det)
-    return DetectorInfo(det.name, f"{cls.__module__}.{cls.__qualname__}", tuple(params))
+    return DetectorInfo(det.name, f"{cls.__module__}.{cls.__qualname__}", public_params(det)[0])
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def _target(guard: Guard, chunk: StoredChunk, plan: MovePlan) -> tuple[str, dict
                 action=Action.QUARANTINE,
                 score=round(v.score, 6),
                 findings=encode_findings(v.findings),
-                policy_version=guard.policy.version,
+                policy_version=guard.screen_version,
                 review="",
             )
             _, user = split_metadata(chunk.metadata)

@@ -21,6 +21,7 @@ from ragguard._clock import utc_now
 from ragguard.audit import baseline as bl
 from ragguard.audit import moves
 from ragguard.audit.embedmap import MapSampler
+from ragguard.audit.incremental import TextScanSkip
 from ragguard.audit.parallel import PendingScan, TextScanPool, auto_workers
 from ragguard.audit.results import (
     WITHHELD_REASONS,
@@ -89,6 +90,7 @@ class _Page:
     vectors: npt.NDArray[np.float32]
     others: dict[int, list[list[Finding]]]  # findings of the store/vector detectors, by id(detector)
     text: PendingScan
+    scanned: list[int]  # positions in ``ok`` whose text is in ``text``; the rest skipped the scan
 
 
 class _Auditor:
@@ -101,11 +103,15 @@ class _Auditor:
         reembed: bool,
         sampler: MapSampler | None,
         pool: TextScanPool,
+        full_rescan: bool = False,
     ) -> None:
         self.guard = guard
         self.pool = pool
         # The text detectors run in ``pool``; the ones that read vectors or the store run here.
         self.other_detectors = split_detectors(guard.detectors)[1]
+        self.skip_text = (
+            None if full_rescan else TextScanSkip(guard.screen_version, (d.name for d in self.other_detectors))
+        )
         self.pending: deque[_Page] = deque()
         self.served = served
         self.quarantine = quarantine
@@ -202,10 +208,13 @@ class _Auditor:
             chunks.append(Chunk(c.id, c.text, p.source, p.doc_id, p.chunk_index, user))
             # Sealed trust, lowered (never raised) by today's configuration.
             tiers.append(settings.trust_for(p.source, p.trust))
-        text_scan = self.pool.submit([c.text for c in chunks])
+        skip = self.skip_text
+        scanned = [i for i, (_, p) in enumerate(ok) if skip is None or not skip(p)]
+        self.s.add("text_scan_skipped", len(ok) - len(scanned))
+        text_scan = self.pool.submit([chunks[i].text for i in scanned])
         batch = ScreeningBatch(chunks, vectors, tiers, store=self.view, embedder=self.model_id)
         others = {id(d): d.detect(batch) for d in self.other_detectors}
-        self.pending.append(_Page(ok, tiers, vectors, others, text_scan))
+        self.pending.append(_Page(ok, tiers, vectors, others, text_scan, scanned))
         self.s.add("verified", len(ok))
         # Bounded look-ahead: memory stays one page per worker, whatever the store's size.
         while self.pending and (len(self.pending) > self.pool.workers or self.pending[0].text.done()):
@@ -218,7 +227,11 @@ class _Auditor:
 
     def _decide(self, page: _Page) -> None:
         results = dict(page.others)
-        results.update(zip((id(d) for d in self.pool.detectors), page.text.result(), strict=True))
+        for det, scanned in zip(self.pool.detectors, page.text.result(), strict=True):
+            per_chunk: list[list[Finding]] = [[] for _ in page.ok]  # a skipped text: nothing, as sealed
+            for i, found_in_text in zip(page.scanned, scanned, strict=True):
+                per_chunk[i] = found_in_text
+            results[id(det)] = per_chunk
         policy, settings = self.guard.policy, self.guard.settings
         for i, ((c, p), tier, vec) in enumerate(zip(page.ok, page.tiers, page.vectors, strict=True)):
             # In the guard's detector order, as ingest combines them.
@@ -332,6 +345,7 @@ def run_audit(
     page_size: int = DEFAULT_PAGE_SIZE,
     map_sample: int = 0,
     workers: int | None = 1,
+    full_rescan: bool = False,
 ) -> AuditReport:
     """Re-audit the guard's store. See :meth:`ragguard.Guard.audit` for the arguments.
 
@@ -363,7 +377,9 @@ def run_audit(
     text_detectors, _ = split_detectors(guard.detectors)
     scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None
     with TextScanPool(text_detectors, workers) as pool:
-        auditor = _Auditor(guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool)
+        auditor = _Auditor(
+            guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool, full_rescan=full_rescan
+        )
         done = 0
         for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
             listed = 0

@@ -103,6 +103,13 @@ def audit(
             help="Processes for the text re-scan; 0 (default): one per CPU (up to 8) on stores of 20,000+ chunks.",
         ),
     ] = 0,
+    full_rescan: Annotated[
+        bool,
+        typer.Option(
+            "--full-rescan",
+            help="Scan every text again, even those sealed with no finding by today's text rules.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -133,6 +140,7 @@ def audit(
                 progress=p,
                 map_sample=DEFAULT_SAMPLE if report is not None else 0,
                 workers=workers or None,
+                full_rescan=full_rescan,
             ),
         )
         if report is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from ragguard.detectors.memo import shared_text_work
@@ -49,6 +50,34 @@ class ScreeningBatch:
         return [c.text for c in self.chunks]
 
 
+Scalar = str | int | float | bool | None
+
+
+def public_params(det: object) -> tuple[tuple[tuple[str, Scalar], ...], bool]:
+    """A detector's configuration: its public plain scalar attributes, sorted by name.
+
+    Fitted state (``attr_``), private attributes and ``name`` are left out, so
+    refitting does not look like a configuration change.
+
+    Returns:
+        ``(params, complete)``; ``complete`` is False when some public attribute
+        is not a plain scalar (a list of rules, a model), whose meaning cannot be
+        told from here.
+    """
+    params: list[tuple[str, Scalar]] = []
+    complete = True
+    for key, value in sorted(vars(det).items()):
+        if key.startswith("_") or key.endswith("_") or key == "name":
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if value is None or isinstance(value, (str, int, float, bool)):
+            params.append((key, value))
+        else:
+            complete = False
+    return tuple(params), complete
+
+
 @runtime_checkable
 class Detector(Protocol):
     """Screens a batch of chunks. ``name`` is stable: it is part of the audit baseline."""
@@ -77,6 +106,23 @@ class TextDetector(abc.ABC):
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Apply :meth:`detect_text` to every chunk of the batch."""
         return [self.detect_text(c.text) for c in batch.chunks]
+
+    def fingerprint(self) -> str | None:
+        """Everything :meth:`detect_text`'s answers depend on beyond the text, or None if unknown.
+
+        The audit believes a seal's record that this detector found nothing in a
+        text only while the fingerprint is the same as when it was sealed (see
+        :mod:`ragguard.detectors.fingerprint`). A built-in detector returns its
+        class and parameters (the screen id adds its code's digest). A detector
+        defined elsewhere returns None, so the audit always scans its texts
+        again, unless it overrides this to name all it depends on: its code's
+        version, its word lists, its model's digest.
+        """
+        cls = type(self)
+        params, complete = public_params(self)
+        if not complete or not cls.__module__.startswith("ragguard.detectors."):
+            return None
+        return repr((f"{cls.__module__}.{cls.__qualname__}", params))
 
     @abc.abstractmethod
     def detect_text(self, text: str) -> list[Finding]:

@@ -116,6 +116,10 @@ def test_cli_audit_exit_codes_json_baseline_and_report(tmp_path: Path, embedder:
     assert code == EXIT_CLEAN, out
     doc = json.loads(out)
     assert doc["counts"]["served"] == 15 and doc["integrity_failures"] == [] and doc["findings"] == []
+    # Sealed by today's default detectors: the texts with no text finding are not scanned again.
+    assert 0 < doc["counts"]["text_scan_skipped"] <= 15
+    code, out = _cli("audit", "--store", store, "--json", "--full-rescan")
+    assert code == EXIT_CLEAN and json.loads(out)["counts"]["text_scan_skipped"] == 0
 
     # Old poison: stored by a guard without detectors, caught by today's default detectors.
     Guard.open(store, embedder=embedder, detectors=[]).ingest([INJECTED], source="https://upload.example/x")

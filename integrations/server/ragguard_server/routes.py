@@ -264,7 +264,9 @@ async def audit(state: StateDep, body: AuditRequest | None = None) -> AuditRespo
     request = body if body is not None else AuditRequest()  # no body: every option at its default
 
     def work() -> AuditReport:
-        return guard.audit(reembed=request.reembed, quarantine=request.quarantine, shard=request.shard)
+        return guard.audit(
+            reembed=request.reembed, quarantine=request.quarantine, shard=request.shard, full_rescan=request.full_rescan
+        )
 
     def nothing_stored() -> AuditReport:
         return _empty_audit(guard, request)

@@ -211,6 +211,9 @@ class AuditRequest(BaseModel):
     reembed: StrictBool = Field(default=False, description="Re-embed every chunk and flag vectors that do not match.")
     quarantine: StrictBool = Field(default=False, description="Move offenders to the quarantine collection.")
     shard: tuple[int, int] | None = Field(default=None, description="[i, n]: audit only shard i of n.")
+    full_rescan: StrictBool = Field(
+        default=False, description="Scan every text again, even those sealed with no finding by today's text rules."
+    )
 
     @field_validator("shard")
     @classmethod

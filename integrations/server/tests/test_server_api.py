@@ -199,9 +199,17 @@ def test_audit_before_any_ingest_is_clean_not_503(client: TestClient) -> None:
 def test_audit_needs_no_body_and_costly_flags_take_only_booleans(client: TestClient) -> None:
     r = client.post("/v1/audit", headers=AUTH)  # every option is optional: no body means the defaults
     assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
-    for body in ({"reembed": "yes"}, {"reembed": 1}, {"quarantine": "true"}):
+    for body in ({"reembed": "yes"}, {"reembed": 1}, {"quarantine": "true"}, {"full_rescan": "yes"}):
         r = client.post("/v1/audit", json=body, headers=AUTH)
         assert r.status_code == 422, (body, r.text)
+
+
+def test_audit_full_rescan_scans_texts_sealed_clean(client: TestClient) -> None:
+    ingest(client, ["Paris is the capital of France.", "The Seine flows through Paris."])
+    quick = client.post("/v1/audit", json={}, headers=AUTH).json()["report"]["counts"]
+    full = client.post("/v1/audit", json={"full_rescan": True}, headers=AUTH).json()["report"]["counts"]
+    assert quick["text_scan_skipped"] == quick["verified"] == 2
+    assert full["text_scan_skipped"] == 0 and full["verified"] == 2
 
 
 @pytest.mark.parametrize("k", [True, "5", 2.0])
