@@ -8,8 +8,9 @@ while the main process reads and verifies the next page. Detectors that read
 the store or the vectors (campaign, classifier) stay in the main process.
 
 Workers are started with ``spawn`` (never ``fork``: the store's client holds
-threads and locks a forked child would inherit half-taken), receive the
-detectors once, and are shut down when the audit ends.
+threads and locks a forked child would inherit half-taken), only once a page
+has enough texts to be worth sending (``INLINE_BELOW``), receive the detectors
+once, and are shut down when the audit ends.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from ragguard._cpus import usable_cpus
 from ragguard.detectors.base import TextDetector, detect_texts
 from ragguard.types import Finding
 
-__all__ = ["AUTO_MIN_CHUNKS", "PendingScan", "TextScanPool", "auto_workers"]
+__all__ = ["AUTO_MIN_CHUNKS", "INLINE_BELOW", "PendingScan", "TextScanPool", "auto_workers"]
 
 log = logging.getLogger(__name__)
 
 #: Below this many chunks, starting worker processes costs more than it saves.
 AUTO_MIN_CHUNKS = 20_000
+#: A page with fewer texts to scan is scanned in the calling process: sending them costs more
+#: than scanning them (about 0.3 ms a text), and when the nightly audit skips nearly every text
+#: (see :mod:`ragguard.audit.incremental`) no worker process is ever started.
+INLINE_BELOW = 64
 
 # The detectors of one worker process, set once by the pool's initializer
 # (module state is per process and private to the pool's workers).
@@ -91,7 +96,7 @@ class TextScanPool:
 
     def submit(self, texts: Sequence[str]) -> PendingScan:
         """Start scanning ``texts``; in-process, the work is done before this returns."""
-        if self._pool is None:
+        if self._pool is None or len(texts) < INLINE_BELOW:
             return PendingScan([], detect_texts(self.detectors, texts))
         # Split the page so every worker gets a share; results are re-joined in order.
         step = max(1, -(-len(texts) // self.workers))

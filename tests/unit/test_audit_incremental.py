@@ -10,7 +10,7 @@ import pytest
 from audit_support import CLEAN, SRC, flag, new_guard, served, with_detectors
 
 from ragguard import Guard
-from ragguard.audit import run_audit
+from ragguard.audit import parallel, run_audit
 from ragguard.audit.incremental import TextScanSkip
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.fingerprint import code_digest, screen_id
@@ -143,7 +143,8 @@ def test_a_seal_edited_to_look_clean_is_a_forgery_not_a_skip() -> None:
     assert report.counts.text_scan_skipped == len(CLEAN)
 
 
-def test_workers_merge_skipped_and_scanned_texts_in_order() -> None:
+def test_workers_merge_skipped_and_scanned_texts_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "INLINE_BELOW", 0)  # send even these small pages to the workers
     g = _store((WEAK, EINSTEIN))
     one = run_audit(g, page_size=3, workers=1)
     two = run_audit(g, page_size=3, workers=2)
