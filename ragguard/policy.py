@@ -82,7 +82,7 @@ class Policy:
                     "nothing from it is stored or served."
                 ),
             )
-            return Verdict(chunk_id, Action.REJECT, 1.0, (blocked, *found))
+            return Verdict(chunk_id, Action.REJECT, 1.0, (blocked, *found), trust=trust)
         score = combine(found)
         th = override or self.thresholds(trust)
         if score >= th.reject:
@@ -91,4 +91,4 @@ class Policy:
             action = Action.QUARANTINE
         else:
             action = Action.ALLOW
-        return Verdict(chunk_id, action, score, found)
+        return Verdict(chunk_id, action, score, found, trust, th.quarantine, th.reject)

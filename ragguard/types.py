@@ -113,12 +113,25 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The policy's decision for one chunk."""
+    """The policy's decision for one chunk.
+
+    Attributes:
+        chunk_id: The chunk decided.
+        action: What happens to it.
+        score: The combined score in [0, 1].
+        findings: Every finding, strongest first.
+        trust: The trust tier the policy applied (after per-source rules).
+        quarantine_at: The score from which it is quarantined (None for a blocked source).
+        reject_at: The score from which it is rejected (None for a blocked source).
+    """
 
     chunk_id: str
     action: Action
     score: float
     findings: tuple[Finding, ...] = ()
+    trust: TrustTier | None = None
+    quarantine_at: float | None = None
+    reject_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,14 +148,26 @@ class RecordVerdict:
     chunks: tuple[Verdict, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object ``scan --json`` and ``ingest --json`` print per record."""
-        return {
+        """The JSON object ``scan --json`` and ``ingest --json`` print per record.
+
+        ``trust`` and ``thresholds`` say what the score was held against: the
+        tier and the quarantine and reject scores after per-source rules
+        (``thresholds`` is null for a blocked source, which is always rejected).
+        """
+        out: dict[str, Any] = {
             "id": self.id,
             "action": self.action.value,
             "score": round(self.score, 4),
             "findings": [f.to_dict() for f in self.findings],
             "chunks": len(self.chunks),
         }
+        # Every chunk of a record comes from its one source, so the first speaks for all.
+        first = self.chunks[0] if self.chunks else None
+        if first is not None and first.trust is not None:
+            out["trust"] = first.trust.value
+            q, r = first.quarantine_at, first.reject_at
+            out["thresholds"] = None if q is None or r is None else {"quarantine": q, "reject": r}
+        return out
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,7 @@ from ragguard.cli.common import (
 )
 from ragguard.guard import Guard
 from ragguard.records import read_paths
-from ragguard.types import DropReason, TrustTier
+from ragguard.types import DropReason, RecordVerdict, TrustTier
 
 
 def screen_command(
@@ -69,12 +70,21 @@ def screen_command(
             f"{c['rejected']} rejected; {c['unchanged']} already stored",
             highlight=False,
         )
+    _print_thresholds(verdicts)
     flagged = [v for v in verdicts if v.findings]
     for v in flagged[:20]:
         top = v.findings[0]
         out.print(f"  {v.action.value:<10} {v.score:.2f}  {v.id}: {top.code} {top.explanation}", highlight=False)
     if len(flagged) > 20:
         out.print(f"  ... and {len(flagged) - 20} more (use --json for all)")
+
+
+def _print_thresholds(verdicts: Sequence[RecordVerdict]) -> None:
+    """What the scores were held against: each trust tier and its thresholds, once."""
+    applied = {(c.trust, c.quarantine_at, c.reject_at) for v in verdicts for c in v.chunks[:1] if c.trust is not None}
+    for trust, q, r in sorted(applied, key=str):
+        rule = "always rejected" if q is None or r is None else f"quarantined from {q:.2f}, rejected from {r:.2f}"
+        out.print(f"  {trust.value if trust else '-'} source: {rule}", highlight=False)
 
 
 def ingest(

@@ -35,11 +35,16 @@ def test_ingest_search_scan_quarantine_roundtrip(tmp_path: Path, sample: Path) -
     src_ids = [json.loads(line)["id"] for line in sample.read_text().splitlines()]
     assert [r["id"] for r in rows] == src_ids  # ids echoed unchanged, in order
     assert {r["action"] for r in rows} == {"allow"}
-    assert all(set(r) == {"id", "action", "score", "findings", "chunks"} and 0 <= r["score"] <= 1 for r in rows)
+    keys = {"id", "action", "score", "findings", "chunks", "trust", "thresholds"}
+    assert all(set(r) == keys and 0 <= r["score"] <= 1 for r in rows)
+    assert {(r["trust"], r["thresholds"]["quarantine"], r["thresholds"]["reject"]) for r in rows} == {
+        ("trusted", 0.8, 0.97)
+    }
     assert (tmp_path / "store" / "keyring.json").exists()
 
     code, out = _run("ingest", str(sample), "--trust", "trusted", "--store", store)
     assert code == 0 and "0 served" in out and "15 already stored" in out
+    assert "trusted source: quarantined from 0.80, rejected from 0.97" in out
 
     code, out = _run("search", "Who played Captain Hook in the 2003 Peter Pan?", "-k", "2", "--store", store, "--json")
     assert code == 0, out

@@ -222,8 +222,15 @@ def test_blocked_source_is_rejected_and_trusted_threshold_is_higher() -> None:
     g = guard(settings=settings)
     report = g.ingest([CLEAN[0]], source="https://bad.example/x")
     assert report.rejected == 1 and report.records[0].findings[0].code == "RG-POL-001"
+    assert {k: report.records[0].to_dict()[k] for k in ("trust", "thresholds")} == {
+        "trust": "blocked",
+        "thresholds": None,
+    }
     trusted = g.ingest([BAD], source="https://ok.example/", trust="trusted")
     assert trusted.records[0].action is Action.ALLOW  # 0.7 < trusted quarantine threshold 0.8
+    # The JSON says what the score was held against.
+    out = trusted.records[0].to_dict()
+    assert out["trust"] == "trusted" and out["thresholds"] == {"quarantine": 0.8, "reject": 0.97}
 
 
 def test_config_cannot_be_overridden_to_trusted() -> None:
@@ -231,13 +238,16 @@ def test_config_cannot_be_overridden_to_trusted() -> None:
     g = guard(settings=settings)
     report = g.ingest([BAD], source="https://crawl.example/a", trust="trusted")
     assert report.records[0].action is Action.QUARANTINE
+    assert report.records[0].to_dict()["trust"] == "untrusted"
 
 
 def test_per_source_threshold_override() -> None:
     settings = Settings(sources=[SourceRule(pattern="strict:*", quarantine_at=0.1, reject_at=0.6)])
     g = guard(settings=settings)
-    assert g.scan([BAD], source="strict:x")[0].action is Action.REJECT
-    assert g.scan([BAD], source="lenient:x")[0].action is Action.QUARANTINE
+    strict = g.scan([BAD], source="strict:x")[0]
+    assert strict.action is Action.REJECT and strict.to_dict()["thresholds"] == {"quarantine": 0.1, "reject": 0.6}
+    lenient = g.scan([BAD], source="lenient:x")[0]
+    assert lenient.action is Action.QUARANTINE and lenient.to_dict()["thresholds"] == {"quarantine": 0.5, "reject": 0.9}
 
 
 def test_source_rules_refuse_misspelt_keys_and_disordered_thresholds_at_load() -> None:

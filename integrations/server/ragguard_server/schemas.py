@@ -53,6 +53,13 @@ class FindingOut(BaseModel):
     span: list[int] | None = Field(default=None, description="[start, end) character offsets within the chunk.")
 
 
+class ThresholdsOut(BaseModel):
+    """Scores from which a chunk is quarantined or rejected."""
+
+    quarantine: float
+    reject: float
+
+
 class RecordOut(BaseModel):
     """The verdict for one input record: the worst over its chunks."""
 
@@ -61,6 +68,10 @@ class RecordOut(BaseModel):
     score: float
     findings: list[FindingOut]
     chunks: int
+    trust: TrustTier | None = Field(default=None, description="The trust tier applied (after per-source rules).")
+    thresholds: ThresholdsOut | None = Field(
+        default=None, description="The scores the record was held against; null for a blocked source."
+    )
 
 
 class IngestCounts(BaseModel):

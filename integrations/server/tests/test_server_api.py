@@ -252,7 +252,8 @@ def test_ingest_mirrors_cli_json(client: TestClient, guard: Guard) -> None:
     assert [r["id"] for r in recs[:2]] == ["a", 7]  # ids echoed unchanged, an integer stays one
     assert recs[2]["id"].startswith("rec-") and recs[3]["id"].startswith("rec-")
     assert [r["action"] for r in recs] == ["allow", "quarantine", "reject", "allow"]
-    assert set(recs[0]) == {"id", "action", "score", "findings", "chunks"}
+    assert set(recs[0]) == {"id", "action", "score", "findings", "chunks", "trust", "thresholds"}
+    assert recs[0]["trust"] == "untrusted" and recs[0]["thresholds"] == {"quarantine": 0.5, "reject": 0.9}
     assert recs[0]["findings"] == [] and recs[0]["chunks"] == 1
     finding = recs[1]["findings"][0]
     assert finding == {
