@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragguard.config import Settings, validation_message
 from ragguard.detectors.base import Detector, split_detectors
-from ragguard.detectors.fingerprint import screen_id
+from ragguard.detectors.fingerprint import environment_digest, screen_id
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
 from ragguard.errors import ConfigurationError, InputError, SigningKeyError, StoreError
@@ -86,7 +86,7 @@ class Guard:
         self._detectors = list(detectors) if detectors is not None else None
         self._key_dir = key_dir
         self._cols: tuple[Collection, Collection] | None = None
-        self._screen_version: str | None = None
+        self._environment: str | None = None  # the detector code's digest, read once (see screen_version)
         # Seals this guard has verified, so chunks retrieved again skip the signature check.
         self._seal_cache = SealCache(self.settings.seal_cache_size)
 
@@ -176,10 +176,12 @@ class Guard:
         text it need not scan again. Without one (a custom text detector that
         cannot say what it depends on), just the policy's version.
         """
-        if self._screen_version is None:
-            sid = screen_id(split_detectors(self.detectors)[0])
-            self._screen_version = self.policy.version if sid is None else f"{self.policy.version}+{sid}"
-        return self._screen_version
+        if self._environment is None:
+            self._environment = environment_digest() or ""
+        # The detectors' part is computed on every call: a parameter changed on a live
+        # detector must not be sealed under the id of its old value.
+        sid = screen_id(split_detectors(self.detectors)[0], self._environment) if self._environment else None
+        return self.policy.version if sid is None else f"{self.policy.version}+{sid}"
 
     @property
     def retrieval_filter(self) -> RetrievalFilter:

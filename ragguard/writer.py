@@ -69,6 +69,7 @@ def write_batch(
     stale = served_under_revoked_keys(keyring, served, present - held)
     digest = guard.embedder.weights_digest
     now = utc_now()
+    screened_by = guard.screen_version  # once a batch: every chunk of it met the same detectors
     to_served: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
     to_quarantine: list[tuple[Chunk, npt.NDArray[np.float32], dict[str, Any]]] = []
     resealed: list[tuple[StoredChunk, dict[str, Any]]] = []
@@ -77,7 +78,7 @@ def write_batch(
             old = stale.get(c.id)
             if old is not None and v.action is Action.ALLOW and _same_content(old, c, vec, guard.embedder.model_id):
                 stored_vec = np.asarray(old.embedding, dtype=np.float32)
-                prov = _provenance(guard, c, tier, stored_vec, v, digest, now)
+                prov = _provenance(guard, c, tier, stored_vec, v, digest, now, screened_by)
                 resealed.append((old, {**c.metadata, **seal(prov, keyring)}))
             else:
                 counts["unchanged"] += 1
@@ -85,7 +86,7 @@ def write_batch(
         if v.action is Action.REJECT:
             counts["rejected"] += 1
             continue
-        prov = _provenance(guard, c, tier, vec, v, digest, now)
+        prov = _provenance(guard, c, tier, vec, v, digest, now, screened_by)
         meta = {**c.metadata, **seal(prov, keyring)}
         (to_served if v.action is Action.ALLOW else to_quarantine).append((c, vec, meta))
     if resealed:
@@ -115,6 +116,7 @@ def _provenance(
     v: Verdict,
     digest: str,
     now: str,
+    screened_by: str,
 ) -> Provenance:
     return Provenance(
         chunk_id=c.id,
@@ -131,7 +133,7 @@ def _provenance(
         action=v.action,
         score=round(v.score, 6),
         findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
-        policy_version=guard.screen_version,
+        policy_version=screened_by,
         key_id="",
         algorithm="",
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ragguard.detectors.base import TextDetector
 
-__all__ = ["ID_CHARS", "code_digest", "screen_id"]
+__all__ = ["ID_CHARS", "code_digest", "environment_digest", "screen_id"]
 
 #: Hex characters of the screen id (64 bits: a label, not a signature; the seal signs it).
 ID_CHARS = 16
@@ -50,21 +50,38 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def screen_id(detectors: Sequence[TextDetector]) -> str | None:
-    """The id of a screen by ``detectors`` (in this order), or None when one cannot be pinned."""
+def environment_digest() -> str | None:
+    """SHA-256 over the detector sources and the versions they lean on; None if they cannot be read.
+
+    Callers keep it for their lifetime: it describes the code they run, which
+    was loaded once (a package upgraded on disk meanwhile runs only after a
+    restart, which reads it again).
+    """
     from ragguard import __version__  # here, not at import: ragguard/__init__ imports this package
 
-    parts = []
-    for det in detectors:
-        fp = det.fingerprint()
-        if fp is None:
-            return None
-        parts.append(fp)
     try:
         code = code_digest()
         ahocorasick = importlib.metadata.version("pyahocorasick")
     except (OSError, importlib.metadata.PackageNotFoundError):
         return None
     env = (__version__, platform.python_implementation(), platform.python_version(), unicodedata.unidata_version)
-    blob = repr((env, ahocorasick, code, tuple(parts)))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:ID_CHARS]
+    return hashlib.sha256(repr((env, ahocorasick, code)).encode("utf-8")).hexdigest()
+
+
+def screen_id(detectors: Sequence[TextDetector], environment: str | None = None) -> str | None:
+    """The id of a screen by ``detectors`` (in this order), or None when one cannot be pinned.
+
+    Args:
+        detectors: The text detectors, in the order they run.
+        environment: :func:`environment_digest`, computed here when None.
+    """
+    parts = []
+    for det in detectors:
+        fp = det.fingerprint()
+        if fp is None:
+            return None
+        parts.append(fp)
+    env = environment if environment is not None else environment_digest()
+    if env is None:
+        return None
+    return hashlib.sha256(repr((env, tuple(parts))).encode("utf-8")).hexdigest()[:ID_CHARS]

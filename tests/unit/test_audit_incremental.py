@@ -96,6 +96,16 @@ def test_the_other_detectors_still_run_on_skipped_chunks() -> None:
     ]
 
 
+def test_screen_version_follows_a_parameter_changed_on_a_live_detector() -> None:
+    g = _store()
+    before = g.screen_version
+    g.detectors[0].decoded_boost = 0.9  # type: ignore[attr-defined]
+    assert g.screen_version != before
+    g.ingest(["A new passage about the Loire valley castles."], source=SRC)
+    versions = {from_metadata(c.metadata).policy_version for c in served(g).page(0, 100)}
+    assert versions == {before, g.screen_version}
+
+
 def test_changed_text_rules_scan_everything(scanned: list[str]) -> None:
     g = _store()
     changed = with_detectors(g, [InstructionDetector(decoded_boost=0.5), create("hidden"), create("obfuscation")])
