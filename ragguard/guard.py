@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragguard.config import Settings, validation_message
 from ragguard.detectors.base import Detector, split_detectors
-from ragguard.detectors.fingerprint import environment_digest, screen_id
+from ragguard.detectors.fingerprint import screen_id
 from ragguard.detectors.registry import create_all
 from ragguard.embedders.base import Embedder
 from ragguard.errors import ConfigurationError, InputError, SigningKeyError, StoreError
@@ -86,7 +86,6 @@ class Guard:
         self._detectors = list(detectors) if detectors is not None else None
         self._key_dir = key_dir
         self._cols: tuple[Collection, Collection] | None = None
-        self._environment: str | None = None  # the detector code's digest, read once (see screen_version)
         # Seals this guard has verified, so chunks retrieved again skip the signature check.
         self._seal_cache = SealCache(self.settings.seal_cache_size)
 
@@ -168,19 +167,21 @@ class Guard:
         return self._detectors
 
     @property
-    def screen_version(self) -> str:
-        """What every seal records as ``policy_version``: the policy's, ``+`` the text screen's id.
+    def screen_id(self) -> str | None:
+        """The id of today's text screen (:func:`ragguard.detectors.fingerprint.screen_id`), if it has one.
 
-        The screen id (:func:`ragguard.detectors.fingerprint.screen_id`) names
-        the text detectors, their parameters and code, so the audit can tell a
-        text it need not scan again. Without one (a custom text detector that
-        cannot say what it depends on), just the policy's version.
+        It names the text detectors, their names, parameters and order, and
+        their code, so the audit can tell a text it need not scan again. None
+        when a text detector cannot say what it depends on (a custom one
+        without a fingerprint). Computed on each call: a parameter changed on a
+        live detector must not be sealed under the id of its old value.
         """
-        if self._environment is None:
-            self._environment = environment_digest() or ""
-        # The detectors' part is computed on every call: a parameter changed on a live
-        # detector must not be sealed under the id of its old value.
-        sid = screen_id(split_detectors(self.detectors)[0], self._environment) if self._environment else None
+        return screen_id(split_detectors(self.detectors)[0])
+
+    @property
+    def screen_version(self) -> str:
+        """What every seal records as ``policy_version``: the policy's version, ``+`` the screen id if any."""
+        sid = self.screen_id
         return self.policy.version if sid is None else f"{self.policy.version}+{sid}"
 
     @property
@@ -405,6 +406,7 @@ class Guard:
         map_sample: int = 0,
         workers: int | None = 1,
         full_rescan: bool = False,
+        restamp: bool = False,
     ) -> AuditReport:
         """Re-audit the whole store (see :func:`ragguard.audit.run_audit`).
 
@@ -426,6 +428,9 @@ class Guard:
                 per CPU, up to 8, when the store holds 20,000 chunks or more).
             full_rescan: Scan every text again, even those whose seal shows today's
                 text detectors found nothing in it (see :mod:`ragguard.audit.incremental`).
+            restamp: Re-seal, with the active key, the served chunks today's screen
+                finds clean but whose seal names another screen (an earlier release or
+                rule set), so later audits skip their text scan.
 
         Raises:
             StoreError: If the store does not exist.
@@ -444,6 +449,7 @@ class Guard:
             map_sample=map_sample,
             workers=workers,
             full_rescan=full_rescan,
+            restamp=restamp,
         )
 
     def adopt(

@@ -29,6 +29,7 @@ from ragguard.provenance.seal import encode_findings, seal, split_metadata, veri
 from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.stores.base import Collection
 from ragguard.types import Action, StoredChunk, Verdict
+from ragguard.writer import MAX_SEALED_FINDINGS
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
@@ -106,7 +107,7 @@ def _target(guard: Guard, chunk: StoredChunk, plan: MovePlan) -> tuple[str, dict
                 prov,
                 action=Action.QUARANTINE,
                 score=round(v.score, 6),
-                findings=encode_findings(v.findings),
+                findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
                 policy_version=guard.screen_version,
                 review="",
             )

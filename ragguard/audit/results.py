@@ -229,10 +229,11 @@ class AuditCounts:
     Attributes:
         served: Chunks in the served collection (in this shard).
         quarantined: Chunks in the quarantine collection (in this shard).
-        verified: Served chunks that pass the retrieval filter and were re-scanned.
+        verified: Served chunks that pass the retrieval filter and were screened again.
         text_scan_skipped: Verified chunks whose text was not scanned again: their seal
             shows today's text detectors found nothing in it (see
             :mod:`ragguard.audit.incremental`); the other detectors still ran.
+        restamped: Served chunks re-sealed under today's screen version (``restamp``).
         withheld: Served chunks that verify but whose source is now revoked or blocked.
         integrity_failures: Integrity failures (served and quarantine).
         offending_chunks: Served chunks today's policy would not allow (released ones excluded).
@@ -252,6 +253,7 @@ class AuditCounts:
     quarantined: int = 0
     verified: int = 0
     text_scan_skipped: int = 0
+    restamped: int = 0
     withheld: int = 0
     integrity_failures: int = 0
     offending_chunks: int = 0
@@ -352,6 +354,8 @@ class AuditReport:
         if c.text_scan_skipped:
             # Say so: an operator who changed a custom rule outside ragguard's view should know.
             parts.append(f"{c.text_scan_skipped} texts sealed clean by today's text rules not scanned again")
+        if c.restamped:
+            parts.append(f"{c.restamped} re-sealed under today's text rules")
         if c.moved:
             parts.append(f"{c.moved} moved to quarantine")
         return "; ".join(parts)

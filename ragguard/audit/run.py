@@ -8,6 +8,7 @@ text scan); what grows is the list of offenders (and the bounded map sample).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from ragguard._clock import utc_now
 from ragguard.audit import baseline as bl
 from ragguard.audit import moves
 from ragguard.audit.embedmap import MapSampler
-from ragguard.audit.incremental import TextScanSkip
+from ragguard.audit.incremental import Restamper, TextScanSkip
 from ragguard.audit.parallel import PendingScan, TextScanPool, auto_workers
 from ragguard.audit.results import (
     WITHHELD_REASONS,
@@ -45,6 +46,8 @@ from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, Store
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -104,14 +107,18 @@ class _Auditor:
         sampler: MapSampler | None,
         pool: TextScanPool,
         full_rescan: bool = False,
+        restamp: bool = False,
     ) -> None:
         self.guard = guard
         self.pool = pool
         # The text detectors run in ``pool``; the ones that read vectors or the store run here.
         self.other_detectors = split_detectors(guard.detectors)[1]
-        self.skip_text = (
-            None if full_rescan else TextScanSkip(guard.screen_version, (d.name for d in self.other_detectors))
-        )
+        today = guard.screen_version if guard.screen_id is not None else None
+        if today is None and not full_rescan:
+            log.info("audit: a text detector has no fingerprint, so every text is scanned again")
+        rule = TextScanSkip(today, (d.name for d in pool.detectors), (d.name for d in self.other_detectors))
+        self.skip_text = None if full_rescan else rule
+        self.restamper = Restamper(served, guard.keyring(), rule) if restamp else None
         self.pending: deque[_Page] = deque()
         self.served = served
         self.quarantine = quarantine
@@ -238,11 +245,15 @@ class _Auditor:
             found = [f for d in self.guard.detectors for f in results[id(d)][i]]
             override = settings.thresholds_for(p.source, policy.thresholds(tier))
             self._judge(c, p, policy.decide(c.id, found, tier, override), vec)
+        if self.restamper is not None:
+            self.s.add("restamped", self.restamper.flush())
 
     def _judge(self, chunk: StoredChunk, prov: Provenance, verdict: Verdict, vec: npt.NDArray[np.float32]) -> None:
         if verdict.action is Action.ALLOW:
             if verdict.findings:
                 self.s.add("below_threshold")
+            if self.restamper is not None:
+                self.restamper.offer(chunk, prov, verdict)
             self._offer(chunk)
             return
         released = bool(prov.review)
@@ -346,15 +357,17 @@ def run_audit(
     map_sample: int = 0,
     workers: int | None = 1,
     full_rescan: bool = False,
+    restamp: bool = False,
 ) -> AuditReport:
     """Re-audit the guard's store. See :meth:`ragguard.Guard.audit` for the arguments.
 
     Raises:
         StoreError: If the store or its collections do not exist.
-        SigningKeyError: If ``quarantine`` is asked with a verify-only keyring, or the keyring
+        SigningKeyError: If ``quarantine`` or ``restamp`` is asked with a verify-only keyring, or the keyring
             verifies none of the stored chunks, all sealed by keys it does not hold (a wrong key).
         InputError: If the baseline file is malformed.
-        ValueError: If ``shard`` or ``page_size`` is invalid, or ``update_baseline`` has no file.
+        ValueError: If ``shard`` or ``page_size`` is invalid, ``update_baseline`` has no file, or
+            ``restamp`` is asked of a screen with no id (a text detector without a fingerprint).
     """
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
@@ -364,10 +377,14 @@ def run_audit(
         raise ValueError(f"workers must be at least 1 (or None for one per CPU on big stores), got {workers}")
     if update_baseline and baseline is None:
         raise ValueError("update_baseline needs a baseline file")
+    if restamp and guard.screen_id is None:
+        raise ValueError(
+            "restamp needs a screen id, and a text detector has no fingerprint (see TextDetector.fingerprint)"
+        )
     started = utc_now()
     previous = bl.load_baseline(baseline) if baseline is not None else None  # fail before the long walk
     served, quarantined = guard.collections(create=False)
-    if quarantine:
+    if quarantine or restamp:
         guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
     sampler = MapSampler(map_sample) if map_sample > 0 else None
@@ -378,8 +395,9 @@ def run_audit(
     scope = (lambda cid: in_shard(cid, shard)) if shard is not None else None
     with TextScanPool(text_detectors, workers) as pool:
         auditor = _Auditor(
-            guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool, full_rescan=full_rescan
-        )
+            guard, served, quarantined, reembed=reembed, sampler=sampler, pool=pool, full_rescan=full_rescan,
+            restamp=restamp,
+        )  # fmt: skip
         done = 0
         for col, handle in ((served, auditor.served_page), (quarantined, auditor.quarantine_page)):
             listed = 0

@@ -110,6 +110,13 @@ def audit(
             help="Scan every text again, even those sealed with no finding by today's text rules.",
         ),
     ] = False,
+    restamp: Annotated[
+        bool,
+        typer.Option(
+            "--restamp",
+            help="Re-seal chunks found clean under today's text rules (after an upgrade), so later audits skip them.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -141,6 +148,7 @@ def audit(
                 map_sample=DEFAULT_SAMPLE if report is not None else 0,
                 workers=workers or None,
                 full_rescan=full_rescan,
+                restamp=restamp,
             ),
         )
         if report is not None:

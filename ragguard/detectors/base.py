@@ -115,14 +115,14 @@ class TextDetector(abc.ABC):
         :mod:`ragguard.detectors.fingerprint`). A built-in detector returns its
         class and parameters (the screen id adds its code's digest). A detector
         defined elsewhere returns None, so the audit always scans its texts
-        again, unless it overrides this to name all it depends on: its code's
-        version, its word lists, its model's digest.
+        again, unless it overrides this to name all it depends on: its name,
+        its code's version, its word lists, its model's digest.
         """
         cls = type(self)
         params, complete = public_params(self)
         if not complete or not cls.__module__.startswith("ragguard.detectors."):
             return None
-        return repr((f"{cls.__module__}.{cls.__qualname__}", params))
+        return repr((f"{cls.__module__}.{cls.__qualname__}", self.name, params))
 
     @abc.abstractmethod
     def detect_text(self, text: str) -> list[Finding]:

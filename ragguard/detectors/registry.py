@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Sequence
 
 from ragguard.detectors.base import Detector
+from ragguard.detectors.fingerprint import environment_digest
 from ragguard.errors import ConfigurationError
 
 #: name -> "module:Class". Imported lazily so unused detectors cost nothing.
@@ -47,6 +48,9 @@ def create(name: str) -> Detector:
     module, _, cls = target.partition(":")
     factory = getattr(importlib.import_module(module), cls)
     detector: Detector = factory()
+    # Digest the detector code now that it is loaded, so the screen id sealed later names
+    # this code even if the package is changed on disk meanwhile (computed once a process).
+    environment_digest()
     return detector
 
 

@@ -120,6 +120,12 @@ def test_cli_audit_exit_codes_json_baseline_and_report(tmp_path: Path, embedder:
     assert 0 < doc["counts"]["text_scan_skipped"] <= 15
     code, out = _cli("audit", "--store", store, "--json", "--full-rescan")
     assert code == EXIT_CLEAN and json.loads(out)["counts"]["text_scan_skipped"] == 0
+    # A clean passage sealed under another screen (no text detectors then) is scanned until re-stamped.
+    Guard.open(store, embedder=embedder, detectors=[]).ingest(["Big Ben is the bell in the Elizabeth Tower."])
+    code, out = _cli("audit", "--store", store, "--json", "--restamp")
+    assert code == EXIT_CLEAN and json.loads(out)["counts"]["restamped"] == 1, out
+    code, out = _cli("audit", "--store", store, "--json")
+    assert json.loads(out)["counts"]["text_scan_skipped"] == doc["counts"]["text_scan_skipped"] + 1
 
     # Old poison: stored by a guard without detectors, caught by today's default detectors.
     Guard.open(store, embedder=embedder, detectors=[]).ingest([INJECTED], source="https://upload.example/x")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from audit_support import CLEAN, SRC, flag, new_guard, served, with_detectors
 
-from ragguard import Guard
+from ragguard import Guard, Policy
 from ragguard.audit import parallel, run_audit
 from ragguard.audit.incremental import TextScanSkip
 from ragguard.detectors.base import TextDetector
@@ -192,17 +192,63 @@ def _prov(findings: Any, version: str = VERSION) -> Provenance:
     ],
 )
 def test_skip_rule(findings: Any, version: str, skips: bool) -> None:
-    assert TextScanSkip(VERSION, ["campaign", "classifier"])(_prov(findings, version)) is skips
+    skip = TextScanSkip(VERSION, ["instructions", "hidden"], ["campaign", "classifier"])
+    assert skip(_prov(findings, version)) is skips
 
 
-def test_no_screen_id_means_no_skip() -> None:
-    assert TextScanSkip("1", ["campaign"])(_prov([], "1")) is False
+def test_no_screen_id_or_a_shared_name_means_no_skip() -> None:
+    assert TextScanSkip(None, ["instructions"], ["campaign"])(_prov([], "1")) is False
+    # A vector detector named like a text detector would let a text finding pass for its own.
+    shared = TextScanSkip(VERSION, ["instructions"], ["campaign", "instructions"])
+    assert shared(_prov([["instructions", "RG-INS-001", 0.3]])) is False and shared(_prov([])) is False
+
+
+def test_a_policy_version_with_a_plus_is_not_a_screen_id() -> None:
+    # Review finding: "+" in the policy's own version once turned skipping on with no screen id.
+    class Pattern(TextDetector):  # defined here: no fingerprint
+        name = "pattern"
+        word = "nothing-yet"
+
+        def detect_text(self, text: str) -> list[Finding]:
+            return [Finding(self.name, "X-P", 0.8, "Matched.")] if self.word in text else []
+
+    g = new_guard(detectors=[Pattern()], policy=Policy(version="2+acme"))
+    g.ingest(["Please wire the money to account 12345."], source=SRC)
+    assert g.screen_id is None and g.screen_version == "2+acme"
+    Pattern.word = "wire the money"  # the custom rule changes; its texts must be read again
+    report = g.audit()
+    assert report.counts.text_scan_skipped == 0 and [f.code for f in report.new_findings] == ["X-P"]
+
+
+def test_detectors_that_cannot_fingerprint_turn_skipping_off_without_failing() -> None:
+    class Registered:  # registered as a TextDetector without subclassing it: no fingerprint method
+        name = "registered"
+
+        def detect(self, batch: Any) -> list[list[Finding]]:
+            return [[] for _ in batch.chunks]
+
+        def detect_text(self, text: str) -> list[Finding]:
+            return []
+
+    class OwnMethod(InstructionDetector):
+        def fingerprint(self, salt: str) -> str:  # type: ignore[override]
+            return salt
+
+    TextDetector.register(Registered)
+    for odd in (Registered(), OwnMethod()):
+        g = new_guard(detectors=[create("instructions"), odd])
+        assert g.screen_id is None
+        g.ingest(CLEAN[:2], source=SRC)
+        assert g.audit().counts.text_scan_skipped == 0
 
 
 # -- the screen id -----------------------------------------------------------------------------
 def test_screen_id_names_detectors_their_order_and_parameters() -> None:
     a, b = create("instructions"), create("hidden")
     assert screen_id([a, b]) == screen_id([create("instructions"), create("hidden")])
+    renamed = create("hidden")
+    renamed.name = "hidden2"
+    assert screen_id([a, renamed]) != screen_id([a, b])
     assert screen_id([b, a]) != screen_id([a, b])
     assert screen_id([a]) != screen_id([a, b])
     assert screen_id([InstructionDetector(min_score=0.2), b]) != screen_id([a, b])

@@ -257,7 +257,8 @@ async def audit(state: StateDep, body: AuditRequest | None = None) -> AuditRespo
     """Verify every seal, re-scan with today's detectors, optionally re-embed and quarantine.
 
     The report's ``exit_code`` is the CLI's: 0 clean, 1 new findings, 2 integrity
-    failures. With ``quarantine`` the audit moves chunks, so it takes the write lock.
+    failures. With ``quarantine`` the audit moves chunks, and with ``restamp`` it re-seals
+    them, so it takes the write lock.
     Before the first ingest the knowledge base is empty and the report is clean.
     """
     guard = state.require_guard()
@@ -265,13 +266,17 @@ async def audit(state: StateDep, body: AuditRequest | None = None) -> AuditRespo
 
     def work() -> AuditReport:
         return guard.audit(
-            reembed=request.reembed, quarantine=request.quarantine, shard=request.shard, full_rescan=request.full_rescan
+            reembed=request.reembed,
+            quarantine=request.quarantine,
+            shard=request.shard,
+            full_rescan=request.full_rescan,
+            restamp=request.restamp,
         )
 
     def nothing_stored() -> AuditReport:
         return _empty_audit(guard, request)
 
-    if request.quarantine:
+    if request.quarantine or request.restamp:  # both write to the store
         async with state.write_lock():
             report = await _or_empty(guard, work, nothing_stored)
     else:

@@ -225,6 +225,10 @@ class AuditRequest(BaseModel):
     full_rescan: StrictBool = Field(
         default=False, description="Scan every text again, even those sealed with no finding by today's text rules."
     )
+    restamp: StrictBool = Field(
+        default=False,
+        description="Re-seal chunks found clean under today's text rules (after an upgrade): later audits skip them.",
+    )
 
     @field_validator("shard")
     @classmethod

@@ -199,7 +199,7 @@ def test_audit_before_any_ingest_is_clean_not_503(client: TestClient) -> None:
 def test_audit_needs_no_body_and_costly_flags_take_only_booleans(client: TestClient) -> None:
     r = client.post("/v1/audit", headers=AUTH)  # every option is optional: no body means the defaults
     assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
-    for body in ({"reembed": "yes"}, {"reembed": 1}, {"quarantine": "true"}, {"full_rescan": "yes"}):
+    for body in ({"reembed": "yes"}, {"reembed": 1}, {"quarantine": "true"}, {"full_rescan": "yes"}, {"restamp": 1}):
         r = client.post("/v1/audit", json=body, headers=AUTH)
         assert r.status_code == 422, (body, r.text)
 
