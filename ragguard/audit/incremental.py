@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from ragguard.provenance.keyring import Keyring
-from ragguard.provenance.seal import encode_findings, seal, split_metadata
+from ragguard.provenance.seal import KNOWN_KEYS, encode_findings, seal, split_metadata
 from ragguard.stores.base import Collection
 from ragguard.types import Action, MetadataValue, Provenance, StoredChunk, Verdict
 from ragguard.writer import MAX_SEALED_FINDINGS
@@ -78,8 +79,16 @@ class Restamper:
     release, today's policy allows it, and its record re-stamped with today's
     score, findings and screen version would pass :class:`TextScanSkip` (no text
     finding today). Everything else in its provenance stays; the active key
-    signs it. Each write is conditional on the metadata the walk read, so a
-    chunk another writer changed meanwhile is left as it is.
+    signs it. Left as they are (and counted in :attr:`left`):
+
+    * ``other_key``: chunks sealed by a key other than the active one. Re-signing
+      them would carry them past that key's revocation, which must stop serving
+      everything it sealed (it may have been revoked for a compromise);
+    * ``unknown_rg_keys``: layout-1 seals that sign ``rg_`` keys this release does
+      not know; rewriting the metadata would drop them (as :mod:`ragguard.audit.reseal`);
+    * ``changed_during_restamp``: chunks another writer changed after the walk
+      read them (each write is conditional on the metadata read; on Chroma the
+      check and the write are two calls, so run it while nothing else writes).
 
     Args:
         served: The served collection.
@@ -94,6 +103,8 @@ class Restamper:
         self._ids: list[str] = []
         self._metas: list[dict[str, MetadataValue]] = []
         self._expected: list[Mapping[str, MetadataValue]] = []
+        self._active = keyring.active().key_id
+        self.left: Counter[str] = Counter()
 
     def offer(self, chunk: StoredChunk, prov: Provenance, verdict: Verdict) -> None:
         """Queue ``chunk`` for re-stamping if it qualifies (see the class)."""
@@ -108,7 +119,13 @@ class Restamper:
         )
         if not self.skip(stamped):
             return  # a text finding today: the audit will scan it again anyway
-        _, user = split_metadata(chunk.metadata)
+        rg, user = split_metadata(chunk.metadata)
+        if prov.key_id != self._active:
+            self.left["other_key"] += 1
+            return
+        if not rg.keys() <= KNOWN_KEYS:
+            self.left["unknown_rg_keys"] += 1
+            return
         self._ids.append(chunk.id)
         self._metas.append({**user, **seal(stamped, self.keyring)})
         self._expected.append(chunk.metadata)
@@ -118,5 +135,6 @@ class Restamper:
         if not self._ids:
             return 0
         done = self.served.replace_metadata(self._ids, self._metas, expected=self._expected)
+        self.left["changed_during_restamp"] += len(self._ids) - len(done)
         self._ids, self._metas, self._expected = [], [], []
         return len(done)

@@ -234,6 +234,9 @@ class AuditCounts:
             shows today's text detectors found nothing in it (see
             :mod:`ragguard.audit.incremental`); the other detectors still ran.
         restamped: Served chunks re-sealed under today's screen version (``restamp``).
+        restamp_left: Chunks ``restamp`` found clean but left as they were: sealed by
+            another key than the active one, holding ``rg_`` keys this release does not
+            know, or changed by another writer during the audit (the log says which).
         withheld: Served chunks that verify but whose source is now revoked or blocked.
         integrity_failures: Integrity failures (served and quarantine).
         offending_chunks: Served chunks today's policy would not allow (released ones excluded).
@@ -254,6 +257,7 @@ class AuditCounts:
     verified: int = 0
     text_scan_skipped: int = 0
     restamped: int = 0
+    restamp_left: int = 0
     withheld: int = 0
     integrity_failures: int = 0
     offending_chunks: int = 0

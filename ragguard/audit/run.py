@@ -36,7 +36,7 @@ from ragguard.audit.results import (
 )
 from ragguard.detectors.base import ScreeningBatch, split_detectors
 from ragguard.embedders.base import SAME_VECTOR_COSINE, same_vector
-from ragguard.errors import SigningKeyError
+from ragguard.errors import ConfigurationError, SigningKeyError, StoreError
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
 from ragguard.quarantine import AUDIT_REASON_KEY
@@ -362,12 +362,14 @@ def run_audit(
     """Re-audit the guard's store. See :meth:`ragguard.Guard.audit` for the arguments.
 
     Raises:
-        StoreError: If the store or its collections do not exist.
+        StoreError: If the store or its collections do not exist, or ``restamp`` is asked of
+            a store that cannot replace metadata in place.
         SigningKeyError: If ``quarantine`` or ``restamp`` is asked with a verify-only keyring, or the keyring
             verifies none of the stored chunks, all sealed by keys it does not hold (a wrong key).
         InputError: If the baseline file is malformed.
-        ValueError: If ``shard`` or ``page_size`` is invalid, ``update_baseline`` has no file, or
-            ``restamp`` is asked of a screen with no id (a text detector without a fingerprint).
+        ValueError: If ``shard`` or ``page_size`` is invalid, or ``update_baseline`` has no file.
+        ConfigurationError: If ``restamp`` is asked of a screen with no id (a text detector
+            without a fingerprint, or detector code that cannot be read).
     """
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
@@ -378,14 +380,17 @@ def run_audit(
     if update_baseline and baseline is None:
         raise ValueError("update_baseline needs a baseline file")
     if restamp and guard.screen_id is None:
-        raise ValueError(
-            "restamp needs a screen id, and a text detector has no fingerprint (see TextDetector.fingerprint)"
+        raise ConfigurationError(
+            "restamp needs a screen id, and there is none: a text detector has no fingerprint "
+            "(see TextDetector.fingerprint) or the detector code cannot be read"
         )
     started = utc_now()
     previous = bl.load_baseline(baseline) if baseline is not None else None  # fail before the long walk
     served, quarantined = guard.collections(create=False)
     if quarantine or restamp:
         guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
+    if restamp and not hasattr(served, "replace_metadata"):
+        raise StoreError(f"collection {served.name!r} cannot replace metadata in place, so it cannot be re-stamped")
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
     sampler = MapSampler(map_sample) if map_sample > 0 else None
     total = served.count() + quarantined.count()
@@ -410,6 +415,9 @@ def run_audit(
             done += listed
             auditor.drain()
     s = auditor.s
+    if auditor.restamper is not None and auditor.restamper.left:
+        s.add("restamp_left", sum(auditor.restamper.left.values()))
+        log.info("audit: not re-stamped: %s", dict(auditor.restamper.left))
     _refuse_a_wrong_keyring(s)
     moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
     findings = bl.classify(s.findings, previous, scope)

@@ -51,7 +51,7 @@ _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Provenance))
 _RECORD_FIELDS = frozenset([*_FIELD_NAMES, "v"])
 _V2_KEYS = frozenset([SEAL_KEY, TRUST_KEY])
 #: Every ``rg_`` key either layout writes.
-_KNOWN_KEYS = _V1_KEYS | _V2_KEYS
+KNOWN_KEYS = _KNOWN_KEYS = _V1_KEYS | _V2_KEYS
 _IDENTITY = {name: name for name in _FIELD_NAMES}
 
 
@@ -316,6 +316,7 @@ def verify(
 
 
 __all__ = [
+    "KNOWN_KEYS",
     "PREFIX",
     "RECORD_VERSION",
     "SEAL_KEY",

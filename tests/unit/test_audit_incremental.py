@@ -161,6 +161,7 @@ def test_workers_merge_skipped_and_scanned_texts_in_order(monkeypatch: pytest.Mo
     assert one.counts.text_scan_skipped == two.counts.text_scan_skipped == len(CLEAN) + 1
     assert two.to_dict()["findings"] == one.to_dict()["findings"]
     assert two.counts == one.counts
+    assert _comparable(run_audit(g, page_size=3, workers=2, full_rescan=True)) == _comparable(two)
 
 
 # -- the rule itself, on sealed records -------------------------------------------------------
@@ -264,3 +265,32 @@ def test_a_detector_with_non_scalar_state_or_from_elsewhere_has_no_fingerprint()
     assert Elsewhere().fingerprint() is None
     assert listed.fingerprint() is None
     assert screen_id([create("instructions"), Elsewhere()]) is None
+
+
+def test_the_environment_digest_names_the_release_and_is_taken_once_a_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.metadata
+
+    import ragguard
+    from ragguard.detectors import fingerprint
+
+    first = fingerprint.environment_digest()
+    assert first is not None
+    try:
+        for name, value in (("ragguard", "9.9.9"), ("pyahocorasick", "0.0.1")):
+            fingerprint.environment_digest.cache_clear()
+            with monkeypatch.context() as m:
+                if name == "ragguard":
+                    m.setattr(ragguard, "__version__", value)
+                else:
+                    real = importlib.metadata.version
+                    m.setattr(importlib.metadata, "version", lambda d, r=real, v=value, n=name: v if d == n else r(d))
+                other = fingerprint.environment_digest()
+                assert other not in (None, first), name
+                # Taken once a process: later calls do not read the sources (or the versions) again.
+                m.setattr(fingerprint, "code_digest", lambda: "changed on disk since")
+                assert fingerprint.environment_digest() == other
+    finally:
+        fingerprint.environment_digest.cache_clear()
+    assert fingerprint.environment_digest() == first

@@ -11,9 +11,11 @@ from ragguard import Guard
 from ragguard.audit.incremental import Restamper, TextScanSkip
 from ragguard.detectors.instructions import InstructionDetector
 from ragguard.detectors.registry import create
-from ragguard.errors import SigningKeyError
+from ragguard.errors import ConfigurationError, SigningKeyError
 from ragguard.provenance import Keyring
+from ragguard.provenance.legacy import signed_bytes_v1
 from ragguard.provenance.seal import from_metadata, verify
+from ragguard.testing import rewrite_as_layout_1
 from ragguard.types import Action, Finding, Verdict
 
 #: Flagged by the instruction rules below the default policy's threshold.
@@ -69,7 +71,7 @@ def test_restamp_needs_a_signing_key_and_a_screen_id() -> None:
     class Custom(InstructionDetector):  # defined here: no fingerprint, so no screen id
         pass
 
-    with pytest.raises(ValueError, match="restamp needs a screen id"):
+    with pytest.raises(ConfigurationError, match="restamp needs a screen id"):
         with_detectors(old, [Custom()]).audit(restamp=True)
     assert {from_metadata(c.metadata).policy_version for c in served(old).page(0, 100)} == {old.screen_version}
 
@@ -115,3 +117,33 @@ def test_a_reviewers_release_keeps_its_seal() -> None:
     assert g.audit(restamp=True).counts.restamped == len(CLEAN) - 1
     prov = from_metadata(served(g).get([entry.id])[0].metadata)
     assert prov.review.startswith("released") and prov.policy_version == old.screen_version
+
+
+def test_chunks_of_another_key_are_left_so_revoking_it_still_stops_them() -> None:
+    # Review finding: re-signing them with the active key carried them past the old key's revocation.
+    ring = Keyring.generate()
+    old = _old_store(keyring=ring)
+    first = ring.active().key_id
+    ring.rotate()
+    g = Guard(old.store, old.embedder, keyring=ring, detectors=_today())
+    report = g.audit(restamp=True)
+    assert report.counts.restamped == 0 and report.counts.restamp_left == len(CLEAN)
+    assert {from_metadata(c.metadata).key_id for c in served(g).page(0, 100)} == {first}
+    ring.revoke(first)
+    assert g.search("Paris", k=3).hits == ()
+
+
+def test_a_layout_1_seal_signing_an_unknown_rg_key_is_left_whole() -> None:
+    old = _old_store()
+    rewrite_as_layout_1(old)
+    col = served(old)
+    chunk = next(c for c in col.page(0, 100) if c.text == CLEAN[0])
+    extra = {k: v for k, v in chunk.metadata.items() if k != "rg_sig"}
+    extra["rg_extra"] = "kept"
+    extra["rg_sig"] = old.keyring().active().sign(signed_bytes_v1(extra))
+    col.raw_set(chunk.id, chunk.text, chunk.embedding, extra)
+    assert verify(chunk.id, chunk.text, chunk.embedding, extra, old.keyring())[1] is None
+    report = with_detectors(old, _today()).audit(restamp=True)
+    # The other layout-1 chunks move to layout 2 under today's screen; this one keeps every key.
+    assert report.counts.restamped == len(CLEAN) - 1 and report.counts.restamp_left == 1
+    assert col.get([chunk.id])[0].metadata == extra

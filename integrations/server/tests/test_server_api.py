@@ -204,6 +204,21 @@ def test_audit_needs_no_body_and_costly_flags_take_only_booleans(client: TestCli
         assert r.status_code == 422, (body, r.text)
 
 
+def test_audit_restamp_reseals_chunks_screened_under_other_rules(client: TestClient, guard: Guard) -> None:
+    from ragguard.detectors.registry import create
+
+    ingest(client, ["Paris is the capital of France."])
+    # Sealed by a guard whose text rules differ (as before an upgrade): scanned until re-stamped.
+    other = Guard(
+        guard.store, guard.embedder, settings=guard.settings, keyring=guard.keyring(), detectors=[create("hidden")]
+    )
+    other.ingest(["The Seine flows through Paris."], source="https://wiki.example/")
+    counts = client.post("/v1/audit", json={"restamp": True}, headers=AUTH).json()["report"]["counts"]
+    assert counts["restamped"] == 1 and counts["verified"] == 2
+    after = client.post("/v1/audit", json={}, headers=AUTH).json()["report"]["counts"]
+    assert after["text_scan_skipped"] == 2
+
+
 def test_audit_full_rescan_scans_texts_sealed_clean(client: TestClient) -> None:
     ingest(client, ["Paris is the capital of France.", "The Seine flows through Paris."])
     quick = client.post("/v1/audit", json={}, headers=AUTH).json()["report"]["counts"]
