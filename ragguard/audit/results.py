@@ -233,6 +233,9 @@ class AuditCounts:
         text_scan_skipped: Verified chunks whose text was not scanned again: their seal
             shows today's text detectors found nothing in it (see
             :mod:`ragguard.audit.incremental`); the other detectors still ran.
+        sealed_under_other_rules: Verified chunks whose seal names another text screen
+            (an earlier release or rule set): scanned in full, each audit, until
+            ``restamp`` re-seals the clean ones.
         restamped: Served chunks re-sealed under today's screen version (``restamp``).
         restamp_left: Chunks ``restamp`` found clean but left as they were: sealed by
             another key than the active one, holding ``rg_`` keys this release does not
@@ -256,6 +259,7 @@ class AuditCounts:
     quarantined: int = 0
     verified: int = 0
     text_scan_skipped: int = 0
+    sealed_under_other_rules: int = 0
     restamped: int = 0
     restamp_left: int = 0
     withheld: int = 0
@@ -293,6 +297,9 @@ class AuditReport:
         policy_version: The policy that decided.
         shard: ``(i, n)`` when only shard ``i`` of ``n`` was audited.
         reembed: Whether vectors were recomputed and compared.
+        full_rescan: Whether every text was scanned again (no text scan skipped).
+        screen_version: What today's screen seals as ``policy_version`` (compare a
+            chunk's seal with it: the same value lets the audit skip its text scan).
         baseline_notes: Why the baseline comparison may be partial (missing file,
             other detectors or policy).
         embedding_map: The 2-D map for the HTML report, when asked for.
@@ -309,6 +316,8 @@ class AuditReport:
     policy_version: str
     shard: tuple[int, int] | None = None
     reembed: bool = False
+    full_rescan: bool = False
+    screen_version: str = ""
     baseline_notes: tuple[str, ...] = ()
     embedding_map: EmbeddingMap | None = None
 
@@ -355,11 +364,23 @@ class AuditReport:
         ]
         if c.released_findings:
             parts.append(f"{c.released_findings} on released chunks")
+        if self.full_rescan:
+            parts.append("every text scanned again (full re-scan)")
         if c.text_scan_skipped:
             # Say so: an operator who changed a custom rule outside ragguard's view should know.
             parts.append(f"{c.text_scan_skipped} texts sealed clean by today's text rules not scanned again")
         if c.restamped:
             parts.append(f"{c.restamped} re-sealed under today's text rules")
+        if c.restamp_left:
+            parts.append(
+                f"{c.restamp_left} clean chunks not re-sealed (sealed by an older key, holding unknown rg_ keys, "
+                "or changed meanwhile: see the log); they are scanned in full at every audit"
+            )
+        elif c.sealed_under_other_rules and not c.restamped:
+            parts.append(
+                f"{c.sealed_under_other_rules} texts sealed under earlier text rules scanned in full "
+                "(after an upgrade: `ragguard audit --restamp` re-seals the clean ones so later audits skip them)"
+            )
         if c.moved:
             parts.append(f"{c.moved} moved to quarantine")
         return "; ".join(parts)
@@ -382,5 +403,7 @@ class AuditReport:
             "policy_version": self.policy_version,
             "shard": list(self.shard) if self.shard is not None else None,
             "reembed": self.reembed,
+            "full_rescan": self.full_rescan,
+            "screen_version": self.screen_version,
             "baseline_notes": list(self.baseline_notes),
         }

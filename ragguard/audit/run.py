@@ -113,7 +113,7 @@ class _Auditor:
         self.pool = pool
         # The text detectors run in ``pool``; the ones that read vectors or the store run here.
         self.other_detectors = split_detectors(guard.detectors)[1]
-        today = guard.screen_version if guard.screen_id is not None else None
+        self.today = today = guard.screen_version if guard.screen_id is not None else None
         if today is None and not full_rescan:
             log.info("audit: a text detector has no fingerprint, so every text is scanned again")
         rule = TextScanSkip(today, (d.name for d in pool.detectors), (d.name for d in self.other_detectors))
@@ -216,6 +216,8 @@ class _Auditor:
             # Sealed trust, lowered (never raised) by today's configuration.
             tiers.append(settings.trust_for(p.source, p.trust))
         skip = self.skip_text
+        if self.today is not None:
+            self.s.add("sealed_under_other_rules", sum(p.policy_version != self.today for _, p in ok))
         scanned = [i for i, (_, p) in enumerate(ok) if skip is None or not skip(p)]
         self.s.add("text_scan_skipped", len(ok) - len(scanned))
         text_scan = self.pool.submit([chunks[i].text for i in scanned])
@@ -388,7 +390,11 @@ def run_audit(
     previous = bl.load_baseline(baseline) if baseline is not None else None  # fail before the long walk
     served, quarantined = guard.collections(create=False)
     if quarantine or restamp:
-        guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
+        try:
+            guard.keyring().active()  # re-sealing needs a signing key: fail now, not halfway through the moves
+        except SigningKeyError as exc:
+            asked = " and ".join(n for n, on in (("quarantine", quarantine), ("restamp", restamp)) if on)
+            raise SigningKeyError(f"{asked} re-seals chunks and needs a signing key: {exc}") from None
     if restamp and not hasattr(served, "replace_metadata"):
         raise StoreError(f"collection {served.name!r} cannot replace metadata in place, so it cannot be re-stamped")
     detectors = tuple(bl.detector_info(d) for d in guard.detectors)
@@ -453,6 +459,8 @@ def run_audit(
         policy_version=guard.policy.version,
         shard=shard,
         reembed=reembed,
+        full_rescan=full_rescan,
+        screen_version=guard.screen_version,
         baseline_notes=tuple(notes),
         embedding_map=sampler.project() if sampler is not None else None,
     )

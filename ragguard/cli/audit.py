@@ -107,14 +107,22 @@ def audit(
         bool,
         typer.Option(
             "--full-rescan",
-            help="Scan every text again, even those sealed with no finding by today's text rules.",
+            help=(
+                "Scan every text again. By default a text whose seal shows today's text rules found nothing "
+                "in it is skipped (it would find nothing again); use this to check that, or after editing a "
+                "custom detector that has no fingerprint."
+            ),
         ),
     ] = False,
     restamp: Annotated[
         bool,
         typer.Option(
             "--restamp",
-            help="Re-seal chunks found clean under today's text rules (after an upgrade), so later audits skip them.",
+            help=(
+                "After an upgrade or rule change: re-seal the chunks found clean under today's text rules, so "
+                "later audits skip their text scan. Writes to the store (run it while nothing else writes) and "
+                "needs a signing key; chunks sealed by an older key are left (restamp_left)."
+            ),
         ),
     ] = False,
     as_json: JsonOpt = False,

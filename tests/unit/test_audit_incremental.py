@@ -33,7 +33,7 @@ def _text_detectors() -> list[Any]:
 
 def _comparable(report: Any) -> dict[str, Any]:
     d = report.to_dict()
-    for key in ("started_at", "finished_at", "summary"):
+    for key in ("started_at", "finished_at", "summary", "full_rescan"):
         d.pop(key)
     d["counts"].pop("text_scan_skipped")
     return d
@@ -80,6 +80,8 @@ def test_chunks_sealed_clean_by_the_same_rules_are_not_scanned_again(scanned: li
     scanned.clear()
     full = g.audit(full_rescan=True)
     assert sorted(scanned) == sorted([*CLEAN, WEAK]) and full.counts.text_scan_skipped == 0
+    assert full.to_dict()["full_rescan"] is True and "full re-scan" in full.summary()
+    assert report.to_dict()["screen_version"] == g.screen_version and report.counts.sealed_under_other_rules == 0
     assert _comparable(full) == _comparable(report)
 
 

@@ -37,7 +37,8 @@ def _comparable(report: Any) -> dict[str, Any]:
     d = report.to_dict()
     for key in ("started_at", "finished_at", "summary"):
         d.pop(key)
-    for key in ("text_scan_skipped", "restamped"):
+    d.pop("full_rescan")
+    for key in ("text_scan_skipped", "restamped", "sealed_under_other_rules"):
         d["counts"].pop(key)
     return d
 
@@ -45,7 +46,10 @@ def _comparable(report: Any) -> dict[str, Any]:
 def test_restamp_lets_later_audits_skip_what_today_finds_clean() -> None:
     old = _old_store()
     g = with_detectors(old, _today())
-    assert g.audit().counts.text_scan_skipped == 0  # every seal names the old screen
+    before = g.audit()
+    assert before.counts.text_scan_skipped == 0  # every seal names the old screen
+    assert before.counts.sealed_under_other_rules == len(CLEAN) + 1
+    assert "ragguard audit --restamp" in before.summary()  # the operator is told what to do
     stamped = g.audit(restamp=True)
     # The weak text has a text finding today: it is scanned at every audit anyway, so it keeps its seal.
     assert stamped.counts.restamped == len(CLEAN) and stamped.counts.text_scan_skipped == 0
@@ -65,7 +69,7 @@ def test_restamp_needs_a_signing_key_and_a_screen_id() -> None:
     ring = Keyring.generate("ed25519")
     old = _old_store(keyring=ring)
     public = Guard(old.store, old.embedder, keyring=ring.public(), detectors=_today())
-    with pytest.raises(SigningKeyError):
+    with pytest.raises(SigningKeyError, match="restamp re-seals chunks and needs a signing key"):
         public.audit(restamp=True)
 
     class Custom(InstructionDetector):  # defined here: no fingerprint, so no screen id
@@ -128,6 +132,7 @@ def test_chunks_of_another_key_are_left_so_revoking_it_still_stops_them() -> Non
     g = Guard(old.store, old.embedder, keyring=ring, detectors=_today())
     report = g.audit(restamp=True)
     assert report.counts.restamped == 0 and report.counts.restamp_left == len(CLEAN)
+    assert "not re-sealed (sealed by an older key" in report.summary()
     assert {from_metadata(c.metadata).key_id for c in served(g).page(0, 100)} == {first}
     ring.revoke(first)
     assert g.search("Paris", k=3).hits == ()

@@ -299,4 +299,5 @@ def _empty_audit(guard: Guard, body: AuditRequest) -> AuditReport:
         policy_version=guard.policy.version,
         shard=body.shard,
         reembed=body.reembed,
+        full_rescan=body.full_rescan,
     )
