@@ -288,7 +288,7 @@ def resolve_keyring(
     if not create:
         raise SigningKeyError(
             f"no keyring at {default_file}: this store was never written by ragguard, or its key file "
-            "was moved (set RAGGUARD_KEY_FILE)"
+            "was moved (pass --key-file or set RAGGUARD_KEY_FILE)"
         )
     ring = Keyring.generate()
     ring.save(default_file)
