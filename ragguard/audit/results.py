@@ -359,7 +359,7 @@ class AuditReport:
         c = self.counts
         parts = [
             f"audited {c.served} served and {c.quarantined} quarantined chunks",
-            f"{c.integrity_failures} integrity failures",
+            f"{c.integrity_failures} integrity failure{'' if c.integrity_failures == 1 else 's'}",
             f"{c.new_findings} new / {c.unchanged_findings} unchanged / {c.resolved_findings} resolved findings",
         ]
         if c.released_findings:

@@ -141,6 +141,7 @@ def test_an_edited_text_is_an_integrity_failure_not_a_skip() -> None:
     report = g.audit()
     assert [f.chunk_id for f in report.integrity_failures] == [chunk.id]
     assert report.counts.text_scan_skipped == len(CLEAN) - 1
+    assert "; 1 integrity failure;" in report.summary()
 
 
 def test_a_seal_edited_to_look_clean_is_a_forgery_not_a_skip() -> None:
