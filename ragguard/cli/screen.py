@@ -29,7 +29,7 @@ from ragguard.cli.common import (
     with_progress,
 )
 from ragguard.guard import Guard
-from ragguard.records import read_paths
+from ragguard.records import InputRecord, read_paths
 from ragguard.types import DropReason, RecordVerdict, TrustTier
 
 
@@ -70,7 +70,7 @@ def screen_command(
             f"{c['rejected']} rejected; {c['unchanged']} already stored",
             highlight=False,
         )
-    _print_thresholds(verdicts)
+    _print_thresholds(verdicts, records, guard, trust)
     flagged = [v for v in verdicts if v.findings]
     for v in flagged[:20]:
         top = v.findings[0]
@@ -79,12 +79,30 @@ def screen_command(
         out.print(f"  ... and {len(flagged) - 20} more (use --json for all)")
 
 
-def _print_thresholds(verdicts: Sequence[RecordVerdict]) -> None:
-    """What the scores were held against: each trust tier and its thresholds, once."""
-    applied = {(c.trust, c.quarantine_at, c.reject_at) for v in verdicts for c in v.chunks[:1] if c.trust is not None}
-    for trust, q, r in sorted(applied, key=str):
+def _print_thresholds(
+    verdicts: Sequence[RecordVerdict], records: Sequence[InputRecord], guard: Guard, trust: TrustTier | None
+) -> None:
+    """What the scores were held against: each trust tier and its thresholds once, with what set them."""
+    applied: dict[tuple[str, str], int] = {}
+    for v, rec in zip(verdicts, records, strict=True):
+        first = v.chunks[0] if v.chunks else None
+        if first is None or first.trust is None:
+            continue
+        q, r = first.quarantine_at, first.reject_at
         rule = "always rejected" if q is None or r is None else f"quarantined from {q:.2f}, rejected from {r:.2f}"
-        out.print(f"  {trust.value if trust else '-'} source: {rule}", highlight=False)
+        matched = guard.settings.source_rule(rec.source)
+        if guard.settings.is_revoked_source(rec.source):
+            why = "revoked source"
+        elif matched is not None:
+            why = f"source rule {matched.pattern!r}"
+        else:
+            why = "the default" if trust is None else "--trust"
+        if trust is not None and first.trust is not trust:
+            why += f", lowered from {trust.value}"
+        key = (f"{first.trust.value} ({why})", rule)
+        applied[key] = applied.get(key, 0) + 1
+    for (tier, rule), n in sorted(applied.items()):
+        out.print(f"  {tier}, {n} record{'' if n == 1 else 's'}: {rule}", highlight=False)
 
 
 def ingest(

@@ -44,7 +44,7 @@ def test_ingest_search_scan_quarantine_roundtrip(tmp_path: Path, sample: Path) -
 
     code, out = _run("ingest", str(sample), "--trust", "trusted", "--store", store)
     assert code == 0 and "0 served" in out and "15 already stored" in out
-    assert "trusted source: quarantined from 0.80, rejected from 0.97" in out
+    assert "trusted (--trust), 15 records: quarantined from 0.80, rejected from 0.97" in out
 
     code, out = _run("search", "Who played Captain Hook in the 2003 Peter Pan?", "-k", "2", "--store", store, "--json")
     assert code == 0, out
@@ -94,3 +94,19 @@ def test_wrong_key_is_a_clear_error(tmp_path: Path, sample: Path) -> None:
     assert result.exit_code == EXIT_ERROR
     assert "no stored chunk verifies with this keyring" in result.output
     assert "a-different-secret" not in result.output  # keys never in errors
+
+
+def test_scan_says_which_rule_set_each_tier_and_threshold(tmp_path: Path, sample: Path) -> None:
+    config = tmp_path / "ragguard.toml"
+    config.write_text(
+        '[[sources]]\npattern = "https://crawl.example/*"\ntrust = "untrusted"\nquarantine_at = 0.3\n', encoding="utf-8"
+    )
+    args = ["--store", str(tmp_path / "store"), "--config", str(config), "--trust", "trusted"]
+    code, out = _run("scan", str(sample), "--source", "https://crawl.example/p", *args)
+    assert code == 0, out
+    expect = (
+        "untrusted (source rule 'https://crawl.example/*', lowered from trusted), 15 records: quarantined from 0.30"
+    )
+    assert expect in out
+    code, out = _run("scan", str(sample), "--source", "https://wiki.example/p", *args)
+    assert "trusted (--trust), 15 records: quarantined from 0.80, rejected from 0.97" in out
