@@ -71,10 +71,15 @@ def screen_command(
             highlight=False,
         )
     _print_thresholds(verdicts, records, guard, trust)
-    flagged = [v for v in verdicts if v.findings]
-    for v in flagged[:20]:
-        top = v.findings[0]
-        out.print(f"  {v.action.value:<10} {v.score:.2f}  {v.id}: {top.code} {top.explanation}", highlight=False)
+    # Records with the same outcome and top finding (a blocked source's every record) share one line.
+    flagged: dict[tuple[str, float, str, str], list[str]] = {}
+    for v in verdicts:
+        if v.findings:
+            top = v.findings[0]
+            flagged.setdefault((v.action.value, round(v.score, 2), top.code, top.explanation), []).append(v.id)
+    for (action, score, code, why), ids in list(flagged.items())[:20]:
+        who = ids[0] if len(ids) == 1 else f"{len(ids)} records ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
+        out.print(f"  {action:<10} {score:.2f}  {who}: {code} {why}", highlight=False)
     if len(flagged) > 20:
         out.print(f"  ... and {len(flagged) - 20} more (use --json for all)")
 

@@ -99,7 +99,9 @@ def test_wrong_key_is_a_clear_error(tmp_path: Path, sample: Path) -> None:
 def test_scan_says_which_rule_set_each_tier_and_threshold(tmp_path: Path, sample: Path) -> None:
     config = tmp_path / "ragguard.toml"
     config.write_text(
-        '[[sources]]\npattern = "https://crawl.example/*"\ntrust = "untrusted"\nquarantine_at = 0.3\n', encoding="utf-8"
+        '[[sources]]\npattern = "https://crawl.example/*"\ntrust = "untrusted"\nquarantine_at = 0.3\n'
+        '[[sources]]\npattern = "https://bad.example/*"\ntrust = "blocked"\n',
+        encoding="utf-8",
     )
     args = ["--store", str(tmp_path / "store"), "--config", str(config), "--trust", "trusted"]
     code, out = _run("scan", str(sample), "--source", "https://crawl.example/p", *args)
@@ -110,3 +112,7 @@ def test_scan_says_which_rule_set_each_tier_and_threshold(tmp_path: Path, sample
     assert expect in out
     code, out = _run("scan", str(sample), "--source", "https://wiki.example/p", *args)
     assert "trusted (--trust), 15 records: quarantined from 0.80, rejected from 0.97" in out
+    # A blocked source's records share one line, not one each (user trial: 23 identical lines).
+    code, out = _run("scan", str(sample), "--source", "https://bad.example/p", *args)
+    assert "blocked (source rule 'https://bad.example/*'), 15 records: always rejected" in out
+    assert out.count("RG-POL-001") == 1 and "reject     1.00  15 records (" in out
