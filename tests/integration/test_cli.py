@@ -114,5 +114,5 @@ def test_scan_says_which_rule_set_each_tier_and_threshold(tmp_path: Path, sample
     assert "trusted (--trust), 15 records: quarantined from 0.80, rejected from 0.97" in out
     # A blocked source's records share one line, not one each (user trial: 23 identical lines).
     code, out = _run("scan", str(sample), "--source", "https://bad.example/p", *args)
-    assert "blocked (source rule 'https://bad.example/*'), 15 records: always rejected" in out
+    assert "blocked (source rule 'https://bad.example/*', lowered from trusted), 15 records: always rejected" in out
     assert out.count("RG-POL-001") == 1 and "reject     1.00  15 records (" in out
