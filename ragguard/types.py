@@ -161,13 +161,20 @@ class RecordVerdict:
             "findings": [f.to_dict() for f in self.findings],
             "chunks": len(self.chunks),
         }
-        # Every chunk of a record comes from its one source, so the first speaks for all.
-        first = self.chunks[0] if self.chunks else None
-        if first is not None and first.trust is not None:
-            out["trust"] = first.trust.value
-            q, r = first.quarantine_at, first.reject_at
+        if self.applied is not None:
+            trust, q, r = self.applied
+            out["trust"] = trust.value
             out["thresholds"] = None if q is None or r is None else {"quarantine": q, "reject": r}
         return out
+
+    @property
+    def applied(self) -> tuple[TrustTier, float | None, float | None] | None:
+        """``(trust, quarantine_at, reject_at)`` the record was held against; None when not recorded."""
+        # Every chunk of a record comes from its one source, so the first speaks for all.
+        first = self.chunks[0] if self.chunks else None
+        if first is None or first.trust is None:
+            return None
+        return first.trust, first.quarantine_at, first.reject_at
 
 
 @dataclass(frozen=True)

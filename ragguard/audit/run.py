@@ -35,7 +35,7 @@ from ragguard.audit.results import (
     IntegrityReason,
 )
 from ragguard.detectors.base import ScreeningBatch, split_detectors
-from ragguard.embedders.base import SAME_VECTOR_COSINE, same_vector
+from ragguard.embedders.base import same_vector
 from ragguard.errors import ConfigurationError, SigningKeyError, StoreError
 from ragguard.provenance.canonical import text_digest
 from ragguard.provenance.seal import claimed_provenance, split_metadata, verify
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-#: Below this cosine between the stored vector and a fresh one, the vector does not belong to the text.
-SWAP_COSINE = SAME_VECTOR_COSINE
 DEFAULT_PAGE_SIZE = 500
 PREVIEW_CHARS = 160
 
@@ -113,12 +111,13 @@ class _Auditor:
         self.pool = pool
         # The text detectors run in ``pool``; the ones that read vectors or the store run here.
         self.other_detectors = split_detectors(guard.detectors)[1]
-        self.today = today = guard.screen_version if guard.screen_id is not None else None
+        today = guard.screen_version if guard.screen_id is not None else None
         if today is None and not full_rescan:
             log.info("audit: a text detector has no fingerprint, so every text is scanned again")
-        rule = TextScanSkip(today, (d.name for d in pool.detectors), (d.name for d in self.other_detectors))
-        self.skip_text = None if full_rescan else rule
-        self.restamper = Restamper(served, guard.keyring(), rule) if restamp else None
+        # One rule, whether or not it is applied: it also names today's screen for the counts and restamp.
+        self.rule = TextScanSkip(today, (d.name for d in pool.detectors), (d.name for d in self.other_detectors))
+        self.full_rescan = full_rescan
+        self.restamper = Restamper(served, guard.keyring(), self.rule) if restamp else None
         self.pending: deque[_Page] = deque()
         self.served = served
         self.quarantine = quarantine
@@ -215,10 +214,10 @@ class _Auditor:
             chunks.append(Chunk(c.id, c.text, p.source, p.doc_id, p.chunk_index, user))
             # Sealed trust, lowered (never raised) by today's configuration.
             tiers.append(settings.trust_for(p.source, p.trust))
-        skip = self.skip_text
-        if self.today is not None:
-            self.s.add("sealed_under_other_rules", sum(p.policy_version != self.today for _, p in ok))
-        scanned = [i for i, (_, p) in enumerate(ok) if skip is None or not skip(p)]
+        today = self.rule.screen_version
+        if today is not None:
+            self.s.add("sealed_under_other_rules", sum(p.policy_version != today for _, p in ok))
+        scanned = [i for i, (_, p) in enumerate(ok) if self.full_rescan or not self.rule(p)]
         self.s.add("text_scan_skipped", len(ok) - len(scanned))
         text_scan = self.pool.submit([chunks[i].text for i in scanned])
         batch = ScreeningBatch(chunks, vectors, tiers, store=self.view, embedder=self.model_id)
@@ -466,4 +465,4 @@ def run_audit(
     )
 
 
-__all__ = ["SWAP_COSINE", "in_shard", "preview", "run_audit"]
+__all__ = ["in_shard", "preview", "run_audit"]

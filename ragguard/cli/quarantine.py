@@ -50,14 +50,13 @@ def quarantine_list(
             for e in entries:
                 sys.stdout.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
             return
+        tops = [e.findings[0][1] if e.findings else "-" for e in entries]
         if out.width < TABLE_MIN_WIDTH:
-            for e in entries:
-                top = e.findings[0][1] if e.findings else "-"
+            for e, top in zip(entries, tops, strict=True):
                 print_entry(f"{e.id}  score {e.score:.2f}  {top}", e.source, e.text)
         else:
             table = Table(id_column(e.id for e in entries), "score", "top finding", "source", "text")
-            for e in entries:
-                top = e.findings[0][1] if e.findings else "-"
+            for e, top in zip(entries, tops, strict=True):
                 table.add_row(e.id, f"{e.score:.2f}", top, e.source, preview(e.text, 80))
             out.print(table)
         out.print(f"{len(entries)} shown (offset {offset})")

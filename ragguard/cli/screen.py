@@ -90,10 +90,9 @@ def _print_thresholds(
     """What the scores were held against: each trust tier and its thresholds once, with what set them."""
     applied: dict[tuple[str, str], int] = {}
     for v, rec in zip(verdicts, records, strict=True):
-        first = v.chunks[0] if v.chunks else None
-        if first is None or first.trust is None:
+        if v.applied is None:
             continue
-        q, r = first.quarantine_at, first.reject_at
+        tier, q, r = v.applied
         rule = "always rejected" if q is None or r is None else f"quarantined from {q:.2f}, rejected from {r:.2f}"
         matched = guard.settings.source_rule(rec.source)
         if guard.settings.is_revoked_source(rec.source):
@@ -102,12 +101,12 @@ def _print_thresholds(
             why = f"source rule {matched.pattern!r}"
         else:
             why = "the default" if trust is None else "--trust"
-        if trust is not None and first.trust is not trust:
+        if trust is not None and tier is not trust:
             why += f", lowered from {trust.value}"
-        key = (f"{first.trust.value} ({why})", rule)
+        key = (f"{tier.value} ({why})", rule)
         applied[key] = applied.get(key, 0) + 1
-    for (tier, rule), n in sorted(applied.items()):
-        out.print(f"  {tier}, {n} record{'' if n == 1 else 's'}: {rule}", highlight=False)
+    for (label, rule), n in sorted(applied.items()):
+        out.print(f"  {label}, {n} record{'' if n == 1 else 's'}: {rule}", highlight=False)
 
 
 def ingest(

@@ -51,7 +51,7 @@ _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Provenance))
 _RECORD_FIELDS = frozenset([*_FIELD_NAMES, "v"])
 _V2_KEYS = frozenset([SEAL_KEY, TRUST_KEY])
 #: Every ``rg_`` key either layout writes.
-KNOWN_KEYS = _KNOWN_KEYS = _V1_KEYS | _V2_KEYS
+KNOWN_KEYS = _V1_KEYS | _V2_KEYS
 _IDENTITY = {name: name for name in _FIELD_NAMES}
 
 
@@ -80,10 +80,10 @@ def split_metadata(metadata: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     """Split stored metadata into (``rg_`` keys, caller keys)."""
     # Set algebra on the key view runs in C: this sits on the retrieval path,
     # once per candidate, and most chunks carry only ragguard's own keys.
-    extra = metadata.keys() - _KNOWN_KEYS
+    extra = metadata.keys() - KNOWN_KEYS
     if not extra:
         return dict(metadata), {}
-    rg = {k: metadata[k] for k in metadata.keys() & _KNOWN_KEYS}
+    rg = {k: metadata[k] for k in metadata.keys() & KNOWN_KEYS}
     user: dict[str, Any] = {}
     for k in extra:
         (rg if k.startswith(PREFIX) else user)[k] = metadata[k]
