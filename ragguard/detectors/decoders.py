@@ -15,6 +15,7 @@ import html
 import re
 import urllib.parse
 
+from ragguard.detectors.fastregex import compile_fast
 from ragguard.detectors.memo import memoized
 from ragguard.detectors.normalize import (
     NormalizedText,
@@ -35,9 +36,12 @@ _ROT13 = str.maketrans(
 )
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
+# Sixteen characters of the alphabet in a row, which every run above needs: searched
+# for first, it rules most prose out in half the time the full pattern takes.
+_B64_CANDIDATE = re.compile(r"[A-Za-z0-9+/_-]{16}")
 # Hex of readable text: every byte of printable ASCII starts with a digit 2-7,
 # which keeps the scan from trying every word that starts with a-f.
-_HEX = re.compile(r"\b[2-7][0-9A-Fa-f](?:[ :]?[2-7][0-9A-Fa-f]){7,}\b")
+_HEX = compile_fast(r"\b[2-7][0-9A-Fa-f](?:[ :]?[2-7][0-9A-Fa-f]){7,}\b")
 _HEX_ESCAPED = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){6,}|\b(?:0x[0-9A-Fa-f]{2}[ ,]*){6,}")
 _URLENC = re.compile(r"(?<!\S)\S*%[0-9A-Fa-f]{2}\S*")
 _ENTITY = re.compile(r"&#(?:[xX][0-9A-Fa-f]{1,6}|\d{1,7});|&[A-Za-z]{2,8};")
@@ -96,7 +100,7 @@ def decoded_views(text: str) -> list[View]:
     out: list[View] = []
     n = len(text)
     if len(text) >= 16:
-        for m in _B64.finditer(text):
+        for m in _B64.finditer(text) if _B64_CANDIDATE.search(text) else ():
             decoded = _decode_b64(m.group())
             if decoded and looks_like_text(decoded):
                 out.append(View(decoded, "base64", OffsetMap.whole(len(decoded), m.start(), m.end(), n)))

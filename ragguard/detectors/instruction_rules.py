@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ragguard.detectors.fastregex import compile_fast
+
 __all__ = ["CORE_RULES", "Rule", "compiled_rules"]
 
 
@@ -428,7 +430,9 @@ def compiled_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, re.Pattern[str]
     """The rules with their compiled patterns.
 
     Compiled on each call; callers keep the result (the detector does so
-    once, at import of its module).
+    once, at import of its module). Each pattern is led by a lookahead for the
+    characters its matches can start with (:func:`~ragguard.detectors.fastregex.compile_fast`):
+    the same matches, found without trying the pattern at every position.
 
     Args:
         rules: Rules to compile.
@@ -436,4 +440,4 @@ def compiled_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, re.Pattern[str]
     Returns:
         ``(rule, compiled pattern)`` pairs in the same order.
     """
-    return tuple((r, re.compile(r.pattern, re.IGNORECASE | re.MULTILINE)) for r in rules)
+    return tuple((r, compile_fast(r.pattern, re.IGNORECASE | re.MULTILINE)) for r in rules)
