@@ -112,6 +112,10 @@ def _first_of_item(op: Any, av: Any, folds: bool) -> tuple[_Firsts, bool]:
         # (the lead class would need it too); turning it off is, as in "(?-i:DAN)".
         if add_flags & _c.SRE_FLAG_IGNORECASE and not folds:
             raise _Unknown
+        # Nor is Unicode folding switched on inside an ASCII pattern: "(?u:k)" also matches
+        # the KELVIN SIGN, which a class compiled with the outer flags would refuse.
+        if add_flags & _c.SRE_FLAG_UNICODE and folds:
+            raise _Unknown
         return _first_of_sequence(sub, folds and not del_flags & _c.SRE_FLAG_IGNORECASE)
     if op in _REPEATS:
         low, _high, sub = av
@@ -142,6 +146,11 @@ def first_chars(pattern: str, flags: int = 0) -> tuple[frozenset[str], frozenset
     if is_open or not firsts or len(firsts) > _MAX_FIRST_CHARS:
         return None
     folded = frozenset(c for c, f in firsts if f)
+    if any(ord(c) > 0xFFFF for c in folded):
+        # CPython leaves a case-insensitive class's astral letters un-lowered while it
+        # lowers the text it compares (re.match("[\U00010400\U00010401]", "\U00010400",
+        # re.I) is None), so such a lead would refuse starts the pattern accepts.
+        return None
     return folded, frozenset(c for c, f in firsts if not f) - folded
 
 

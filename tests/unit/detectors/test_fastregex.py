@@ -61,6 +61,23 @@ def test_case_insensitivity_switched_on_inside_a_case_sensitive_pattern_is_not_f
     assert first_chars(r"(?i:k)x", 0) is None
 
 
+@pytest.mark.parametrize(
+    ("pattern", "flags", "text"),
+    [
+        # Found by a review: CPython refuses an upper-case astral letter in a case-insensitive
+        # class of two or more items, so an astral lead would hide these matches.
+        ("[\U00010400-\U00010401]", re.IGNORECASE, "\U00010400 \U00010428 x"),
+        # Unicode folding switched on inside an ASCII pattern matches the KELVIN SIGN and long s.
+        ("(?u:k)", re.ASCII | re.IGNORECASE, "\u212a"),
+        ("(?u:s)x", re.ASCII | re.IGNORECASE, "\u017fx"),
+    ],
+)
+def test_patterns_the_lead_would_change_are_compiled_as_written(pattern: str, flags: int, text: str) -> None:
+    assert first_chars(pattern, flags) is None
+    assert _spans(compile_fast(pattern, flags), text) == _spans(re.compile(pattern, flags), text)
+    assert _spans(re.compile(pattern, flags), text)
+
+
 def test_a_global_inline_flag_falls_back_to_the_pattern_as_written() -> None:
     rx = compile_fast(r"(?i)abc")
     assert rx.pattern == r"(?i)abc" and rx.search("xxABC")
