@@ -65,8 +65,7 @@ def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, r
 
     print(f"\n### Ingest overhead ({len(docs)} passages, batch {batch}, {rounds} rounds, arms interleaved per batch)\n")
     emb.embed(docs[:8])  # load the model outside the timings
-    spent: dict[str, float] = {"bare": 0.0, "guard": 0.0, "guard, overlap": 0.0}
-    per_round: dict[str, list[float]] = {arm: [] for arm in spent}
+    per_round: dict[str, list[float]] = {"bare": [], "guard": [], "guard, overlap": []}
     recs = [{"id": str(i), "text": d} for i, d in enumerate(docs)]
 
     for r in range(rounds):
@@ -81,7 +80,7 @@ def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, r
             )  # fmt: skip
             for arm, overlap in (("guard", False), ("guard, overlap", True))
         }
-        this_round = dict.fromkeys(spent, 0.0)
+        this_round = dict.fromkeys(per_round, 0.0)
         for b, s in enumerate(range(0, len(docs), batch)):
             part = docs[s : s + batch]
             order = list(this_round)
@@ -94,8 +93,8 @@ def bench_ingest(emb: SentenceTransformerEmbedder, docs: list[str], tmp: Path, r
                     guards[arm].ingest(recs[s : s + batch], source="https://bench.example/", trust="untrusted")
                 this_round[arm] += time.perf_counter() - t
         for arm, seconds in this_round.items():
-            spent[arm] += seconds
             per_round[arm].append(seconds)
+    spent = {arm: sum(seconds) for arm, seconds in per_round.items()}
     print("| | seconds per round (mean) | passages/s | ratio to bare | per-round ratios |")
     print("|---|---:|---:|---:|---|")
     labels = {

@@ -139,9 +139,7 @@ def first_chars(pattern: str, flags: int = 0) -> tuple[frozenset[str], frozenset
     try:
         parsed = _p.parse(pattern, flags)
         firsts, is_open = _first_of_sequence(parsed.data, bool(parsed.state.flags & re.IGNORECASE))
-    except _Unknown:
-        return None
-    except Exception:  # noqa: BLE001 - the parser is the standard library's internal one: any surprise, no shortcut
+    except Exception:  # noqa: BLE001 - _Unknown, or any surprise from the standard library's internal parser
         return None
     if is_open or not firsts or len(firsts) > _MAX_FIRST_CHARS:
         return None
