@@ -135,14 +135,31 @@ class Settings(BaseSettings):
         or ``blocked`` stays so: the config is the authority on trust. A
         revoked source is ``blocked``.
         """
+        return self.trust_decision(source, requested)[0]
+
+    def trust_decision(self, source: str, requested: TrustTier | None = None) -> tuple[TrustTier, str]:
+        """:meth:`trust_for`'s tier and what decided it.
+
+        Returns:
+            ``(tier, why)``; ``why`` is ``"revoked source"``, ``"source rule 'PATTERN'"``,
+            ``"requested"`` or ``"default"``.
+        """
         rule = self.source_rule(source)
-        configured = rule.trust if rule else None
+        by_rule = f"source rule {rule.pattern!r}" if rule is not None else ""
         # A revoked source is never served, so nothing new from it is stored either.
-        if configured is TrustTier.BLOCKED or requested is TrustTier.BLOCKED or self.is_revoked_source(source):
-            return TrustTier.BLOCKED
-        if configured is TrustTier.UNTRUSTED and rule is not None:
-            return TrustTier.UNTRUSTED
-        return requested or configured or self.default_trust
+        if self.is_revoked_source(source):
+            return TrustTier.BLOCKED, "revoked source"
+        if rule is not None and rule.trust is TrustTier.BLOCKED:
+            return TrustTier.BLOCKED, by_rule
+        if requested is TrustTier.BLOCKED:
+            return TrustTier.BLOCKED, "requested"
+        if rule is not None and rule.trust is TrustTier.UNTRUSTED:
+            return TrustTier.UNTRUSTED, by_rule
+        if requested is not None:
+            return requested, "requested"
+        if rule is not None:
+            return rule.trust, by_rule
+        return self.default_trust, "default"
 
     def thresholds_for(self, source: str, default: Thresholds) -> Thresholds | None:
         """Per-source threshold override, or None to use the tier's defaults."""

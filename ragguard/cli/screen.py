@@ -94,13 +94,8 @@ def _print_thresholds(
             continue
         tier, q, r = v.applied
         rule = "always rejected" if q is None or r is None else f"quarantined from {q:.2f}, rejected from {r:.2f}"
-        matched = guard.settings.source_rule(rec.source)
-        if guard.settings.is_revoked_source(rec.source):
-            why = "revoked source"
-        elif matched is not None:
-            why = f"source rule {matched.pattern!r}"
-        else:
-            why = "the default" if trust is None else "--trust"
+        why = guard.settings.trust_decision(rec.source, trust)[1]
+        why = {"requested": "--trust", "default": "the default"}.get(why, why)
         if trust is not None and tier is not trust:
             why += f", lowered from {trust.value}"
         key = (f"{tier.value} ({why})", rule)
