@@ -6,9 +6,10 @@ import base64
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ragguard.detectors import decoders
 from ragguard.detectors.decoders import _ROT13_HINTS, decoded_views, views
 from ragguard.detectors.normalize import ObfuscationDetector, match_key, normalize
 from ragguard.types import Span
@@ -116,6 +117,35 @@ def test_other_decoders(encoded: str, kind: str) -> None:
     text = f"x {encoded} y"
     found = [v for v in decoded_views(text) if v.kind == kind]
     assert found and "gnore all" in found[0].text
+
+
+# Runs of hex pairs or base64-alphabet characters (some long enough, some one short),
+# between the characters that decide where a run may start or end: word and non-word
+# neighbours, the base64 alphabet's symbols, a non-ASCII letter.
+_EDGE = st.sampled_from(["", "a", "G", "4", "_", "-", "+", "/", "=", " ", ":", ".", "\n", "\u00e9"])
+_HEX_RUN = st.lists(st.sampled_from(["4a", "6F", "7e", "20", "31", "8f"]), min_size=6, max_size=10).flatmap(
+    lambda pairs: st.sampled_from(["", " ", ":", "  "]).map(lambda sep: sep.join(pairs))
+)
+_B64_RUN = st.text(alphabet="AQzb09+/_-", min_size=13, max_size=18)
+_ENCODING_TEXT = st.lists(st.tuples(_EDGE, st.one_of(_HEX_RUN, _B64_RUN), _EDGE), max_size=4).map(
+    lambda parts: "".join(a + run + b for a, run, b in parts)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_ENCODING_TEXT)
+def test_hex_pattern_finds_what_it_is_written_as(text: str) -> None:
+    # Shipped with the word boundary checked after the first digit, so ``re`` can skip to
+    # candidate digits; it must match exactly where the plain form does.
+    plain = re.compile(r"\b[2-7][0-9A-Fa-f](?:[ :]?[2-7][0-9A-Fa-f]){7,}\b")
+    assert [m.span() for m in decoders._HEX.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_ENCODING_TEXT)
+def test_base64_candidate_test_agrees_with_sixteen_in_a_row(text: str) -> None:
+    plain = re.compile(r"[A-Za-z0-9+/_-]{16}")
+    assert bool(decoders._B64_CANDIDATE.search(text)) == bool(plain.search(text))
 
 
 def test_views_start_with_normalized() -> None:
