@@ -11,6 +11,12 @@ superset), and the lookahead consumes nothing. Where that set cannot be told
 (a pattern that may start with any character, or match the empty string),
 the pattern is compiled as written.
 
+A lead cannot help a pattern whose matches start with any lower-case letter,
+but one that must contain one of a few case-sensitive words ("Write",
+"Draft", ... after a lower-case word) can be ruled out for a whole text by a
+search for those words: :func:`required_words` finds them in the parsed
+pattern and :func:`compile_gate` compiles that search.
+
 Measured with ``bench/regex_speed.py`` (the dev set, its obfuscated variants,
 the documentation chunks of ``bench/local_docs.py``): the same findings on
 every text; the three rules that had cost most ran 2 to 3.5 times faster, and
@@ -31,7 +37,7 @@ else:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["compile_fast", "first_chars"]
+__all__ = ["compile_fast", "compile_gate", "first_chars", "required_words"]
 
 # A class wider than this saves little and costs a long pattern: left as written.
 _MAX_FIRST_CHARS = 256
@@ -167,3 +173,101 @@ def compile_fast(pattern: str, flags: int = 0) -> re.Pattern[str]:
         return re.compile(f"(?={lead})(?:{pattern})", flags)
     except re.error:  # a global inline flag such as "(?i)" must open the pattern
         return re.compile(pattern, flags)
+
+
+# Most strings a word set may hold; a part with more alternatives is skipped.
+_MAX_WORDS = 64
+# Shortest word worth a search of its own: single characters occur in most texts.
+_MIN_WORD = 2
+
+
+def _cased(ch: str) -> bool:
+    # re's own test for whether case-insensitivity can change what a character matches.
+    return ch.lower() != ch or ch.upper() != ch
+
+
+def _exact_strings(items: Any, folds: bool) -> set[str]:
+    """Every string ``items`` can match, case-sensitively; ``_Unknown`` if unbounded or cased under folding."""
+    out = {""}
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue  # consumes nothing: the strings around it are what the text holds
+        if op is _c.LITERAL or op is _c.IN:
+            options = {chr(av)} if op is _c.LITERAL else {c for c, _ in _class_chars(av, folds)}
+            if folds and any(map(_cased, options)):
+                raise _Unknown  # under IGNORECASE a cased letter also matches its other cases
+        elif op is _c.BRANCH:
+            options = set().union(*(_exact_strings(alternative, folds) for alternative in av[1]))
+        elif op is _c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags & (_c.SRE_FLAG_UNICODE | _c.SRE_FLAG_LOCALE):
+                raise _Unknown
+            inner = (folds or bool(add_flags & _c.SRE_FLAG_IGNORECASE)) and not del_flags & _c.SRE_FLAG_IGNORECASE
+            options = _exact_strings(sub, inner)
+        elif op in _REPEATS and av[0] == av[1] and av[0] <= 4:
+            one = _exact_strings(av[2], folds)
+            options = {""}
+            for _ in range(av[0]):
+                options = {a + b for a in options for b in one}
+        else:
+            raise _Unknown
+        out = {a + b for a in out for b in options}
+        if len(out) > _MAX_WORDS:
+            raise _Unknown
+    return out
+
+
+def _required(items: Any, folds: bool) -> set[str] | None:
+    """Words one of which every match of the sequence ``items`` contains, from its first part that has them."""
+    for op, av in items:
+        try:
+            words = _exact_strings([(op, av)], folds)
+        except _Unknown:
+            words = set()
+        if words and min(map(len, words)) >= _MIN_WORD:
+            return words
+        found: set[str] | None = None
+        if op is _c.SUBPATTERN and not av[1] & (_c.SRE_FLAG_UNICODE | _c.SRE_FLAG_LOCALE):
+            _group, add_flags, del_flags, sub = av
+            inner = (folds or bool(add_flags & _c.SRE_FLAG_IGNORECASE)) and not del_flags & _c.SRE_FLAG_IGNORECASE
+            found = _required(sub, inner)
+        elif op is _c.BRANCH:
+            # Every alternative must name its words, or a match through the silent one holds none.
+            per_alternative = [_required(alternative, folds) for alternative in av[1]]
+            if all(per_alternative):
+                found = set().union(*per_alternative)  # type: ignore[arg-type]
+        elif op in _REPEATS and av[0] >= 1:
+            found = _required(av[2], folds)  # a repeat taken at least once holds its words
+        if found and len(found) <= _MAX_WORDS:
+            return found
+    return None
+
+
+def required_words(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Case-sensitive words at least one of which every match of ``pattern`` contains, or ``None``.
+
+    Read from the first part of the pattern, in order, that every match passes
+    through and that matches one of a few fixed strings of two or more
+    characters where case-insensitivity does not apply (a ``(?-i:...)`` group,
+    or characters without case). Lookarounds, repeats that may be skipped, and
+    anything not understood are passed over; ``None`` when no part qualifies.
+    """
+    try:
+        parsed = _p.parse(pattern, flags)
+        words = _required(parsed.data, bool(parsed.state.flags & re.IGNORECASE))
+    except Exception:  # noqa: BLE001 - _Unknown, or any surprise from the standard library's internal parser
+        return None
+    return frozenset(words) if words else None
+
+
+def compile_gate(pattern: str, flags: int = 0) -> re.Pattern[str] | None:
+    """A search that finds something in every text ``pattern`` matches, or ``None`` if it has no required words.
+
+    A text where the gate finds nothing cannot hold a match, so the pattern
+    need not be run on it. The gate is case-sensitive and opens with a
+    character class, which ``re`` skips to in C.
+    """
+    words = required_words(pattern, flags)
+    if words is None:
+        return None
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))

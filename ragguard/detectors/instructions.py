@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
+from ragguard.detectors.fastregex import compile_gate
 from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
 from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
 from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
@@ -83,9 +84,12 @@ def _group_bits(rules: tuple[Rule, ...]) -> tuple[dict[str, int], tuple[int, ...
 
 
 _ANCHOR_BITS, _RULE_BITS = _group_bits(tuple(r for r, _ in _COMPILED))
-# (rule, pattern, bits its groups need): what the scan loop walks, one tuple per rule.
-_TABLE: tuple[tuple[Rule, re.Pattern[str], int], ...] = tuple(
-    (r, rx, need) for (r, rx), need in zip(_COMPILED, _RULE_BITS, strict=True)
+# (rule, pattern, bits its groups need, gate): what the scan loop walks, one tuple per rule.
+# The gate searches the case-sensitive words every match holds ("Write", "Draft"... in
+# RG-INS-105), which the lower-cased anchors cannot tell from "write"; None for most rules.
+_TABLE: tuple[tuple[Rule, re.Pattern[str], int, re.Pattern[str] | None], ...] = tuple(
+    (r, rx, need, compile_gate(r.pattern, re.IGNORECASE | re.MULTILINE))
+    for (r, rx), need in zip(_COMPILED, _RULE_BITS, strict=True)
 )
 # Texts longer than this are scanned in full by the normalised view only;
 # decoders and rot13 stop at this many characters to bound the work.
@@ -153,14 +157,15 @@ def _rule_matches(view: View) -> Iterator[Iterator[RuleMatch]]:
 
 
 def runnable_rules(text: str) -> Iterator[tuple[Rule, re.Pattern[str]]]:
-    """The rules (in table order) each of whose anchor groups has an anchor in ``text``.
+    """The rules (in table order) each of whose anchor groups has an anchor in ``text``, and whose gate finds a word.
 
     A rule that fails this cannot match (its pattern needs a word of every
-    group), so its regular expression is not run.
+    group, and one of its gate's case-sensitive words), so its regular
+    expression is not run.
     """
     have = functools.reduce(operator.or_, map(_ANCHOR_BITS.__getitem__, present_anchors(match_key(text))), 0)
-    for rule, rx, need in _TABLE:
-        if have & need == need:
+    for rule, rx, need, gate in _TABLE:
+        if have & need == need and (gate is None or gate.search(text)):
             yield rule, rx
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragguard.detectors.fastregex import compile_fast, first_chars
+from ragguard.detectors.fastregex import compile_fast, compile_gate, first_chars, required_words
 from ragguard.detectors.instructions import RULES
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
@@ -158,3 +158,75 @@ def test_every_instruction_rule_finds_the_same_matches_fast_in_real_text() -> No
             assert _spans(fast, text) == expected, code
             matched += len(expected)
     assert matched > 20  # the texts exercise the rules, not only their absence
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "words"),
+    [
+        (r"(?-i:DAN)\s+mode", re.I, {"DAN"}),
+        (r"\b(?-i:[a-z]+)[ \t]+(?-i:Write|Draft|Summari[sz]e)\s", re.I, {"Write", "Draft", "Summarise", "Summarize"}),
+        (r"(?:(?-i:Foo)|x(?-i:Bar))y", re.I, {"Foo", "Bar"}),  # every alternative names its words
+        (r"(?:ab)?(?-i:CD|EF)", re.I, {"CD", "EF"}),  # an optional part is passed over
+        (r"(?:(?-i:GH))+z", re.I, {"GH"}),  # a repeat taken at least once
+        (r"(?-i:(?i:12)34)", re.I, {"1234"}),  # characters without case, under IGNORECASE or not
+        (r"(?-i:x{2})y", re.I, {"xx"}),
+    ],
+)
+def test_required_words_of_patterns_it_understands(pattern: str, flags: int, words: set[str]) -> None:
+    assert required_words(pattern, flags) == frozenset(words)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags"),
+    [
+        (r"dan\s+mode", re.I),  # case-insensitive words are the anchors' job
+        (r"(?-i:Foo)|bar", re.I),  # a silent alternative
+        (r"(?:(?-i:Foo))?bar", re.I),  # optional
+        (r"(?-i:(?i:ab)CD)", re.I),  # a folding part inside, and single characters
+        (r"abc(?-i:XY|Z)", re.I),  # one word is a single character
+        (r"(?-i:\w+)", re.I),  # unbounded
+        (r"(?-i:(a)\1)", re.I),  # a back-reference
+    ],
+)
+def test_no_required_words_where_none_can_be_told(pattern: str, flags: int) -> None:
+    assert required_words(pattern, flags) is None
+    assert compile_gate(pattern, flags) is None
+
+
+def test_shipped_rules_with_case_sensitive_words_get_a_gate() -> None:
+    gated = {r.code for r in RULES if compile_gate(r.pattern, _FLAGS) is not None}
+    assert {"RG-INS-105", "RG-INS-106"} <= gated
+
+
+# Patterns built from case-sensitive and folding parts, optional and repeated, and texts
+# made of the same words in every case: wherever a pattern matches, its gate finds a word.
+_GATE_PARTS = st.sampled_from(
+    ["(?-i:Ab|Cd)", "(?-i:Ab)", "(?-i:EF|gh)?", "(?:(?-i:Ij|KL))+", "(?i:ab)", "ab", "[ \t]+", "\\s",
+     "(?-i:x{2})", "(?:(?-i:Ab)|cd)", "\\b", "(?=ab)", "(?-i:[a-z]+)", "(?-i:Summari[sz]e)", "(?<!x)"]
+)  # fmt: skip
+_GATE_TEXT_PIECES = st.sampled_from(
+    ["Ab", "ab", "AB", "aB", "Cd", "cd", "CD", "EF", "ef", "gh", "GH", "Ij", "IJ", "KL", "kl", "xx", "XX", "x",
+     "Summarise", "summarize", "SUMMARIZE", " ", "\t", "\n", "\u212a", "\u017f"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(_GATE_PARTS, min_size=1, max_size=5),
+    text=st.lists(_GATE_TEXT_PIECES, max_size=12).map("".join),
+)
+def test_a_gate_finds_a_word_in_every_text_its_pattern_matches(parts: list[str], text: str) -> None:
+    pattern = "".join(parts)
+    gate = compile_gate(pattern, _FLAGS)
+    if gate is not None and re.search(pattern, text, _FLAGS):
+        assert gate.search(text), (pattern, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(_PIECES, min_size=1, max_size=30))
+def test_every_gated_rule_match_holds_a_gate_word(parts: list[str]) -> None:
+    text = " ".join(parts)
+    for r in RULES:
+        gate = compile_gate(r.pattern, _FLAGS)
+        if gate is not None and re.search(r.pattern, text, _FLAGS):
+            assert gate.search(text), r.code

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ragguard.detectors.fastregex import required_words
 from ragguard.detectors.instruction_rules import compiled_rules
 from ragguard.detectors.instructions import (
     _ALL_ANCHORS,
@@ -54,12 +55,23 @@ def test_present_anchors_is_every_anchor_that_occurs(parts: list[str]) -> None:
     assert present_anchors(key) == {a for a in _ALL_ANCHORS if a in key}
 
 
+# The case-sensitive words of the gated rules (RG-INS-105: "Write", "Draft", ...) as
+# written and lower-cased, so texts both pass and fail the gates.
+_GATE_WORDS = {r.code: required_words(r.pattern, re.IGNORECASE | re.MULTILINE) for r in RULES}
+_WORD_PIECES = st.sampled_from(sorted({v for ws in _GATE_WORDS.values() if ws for w in ws for v in (w, w.lower())}))
+
+
 @settings(max_examples=300, deadline=None)
-@given(parts=st.lists(_PIECES, max_size=12))
-def test_runnable_rules_are_those_with_an_anchor_from_every_group(parts: list[str]) -> None:
+@given(parts=st.lists(st.one_of(_PIECES, _WORD_PIECES), max_size=12))
+def test_runnable_rules_are_those_with_an_anchor_from_every_group_and_a_gate_word(parts: list[str]) -> None:
     text = "".join(parts)
     present = present_anchors(match_key(text))
-    expected = [r.code for r in RULES if all(set(g) & present for g in r.anchors)]
+    expected = [
+        r.code
+        for r in RULES
+        if all(set(g) & present for g in r.anchors)
+        and (_GATE_WORDS[r.code] is None or any(w in text for w in _GATE_WORDS[r.code]))
+    ]
     assert [r.code for r, _ in runnable_rules(text)] == expected
 
 
