@@ -1,17 +1,18 @@
-"""The text detectors with the instruction rules compiled as written, led by their first characters, and gated.
+"""The text detectors with the instruction rules' shortcuts added one by one: lead, gate, phrases.
 
     python bench/regex_speed.py [--rounds 3] [--no-docs]
 
 Screens the dev set's texts, their obfuscated variants (seeds 0 and 1) and the
 documentation chunks of ``bench/local_docs.py`` with every default text
-detector, with each rule's pattern compiled as written, led by the characters
-its matches can start with (``ragguard.detectors.fastregex.compile_fast``),
-and as shipped: led, and skipped on texts without the case-sensitive words
-every match holds (``compile_gate``). Block by block (250 texts), every arm
-in turn, the one that goes first rotating. Prints each arm's texts/s over all
-rounds, the speed-ups against as written, and whether every finding
-(detector, code, score, span, explanation) was the same in every arm; exits
-1 if not.
+detector, four ways: each rule's pattern compiled as written, behind its
+hand-written anchors only; led by the characters its matches can start with
+(``ragguard.detectors.fastregex.compile_fast``); skipped as well on texts
+without the case-sensitive words every match holds (``compile_gate``); and
+as shipped, with the phrases read from each pattern added to its anchors
+(``key_groups``). Block by block (250 texts), every arm in turn, the one that
+goes first rotating. Prints each arm's texts/s over all rounds, the speed-ups
+against as written, and whether every finding (detector, code, score, span,
+explanation) was the same in every arm; exits 1 if not.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from perf import texts as audit_texts  # noqa: E402
 
 from ragguard.detectors import instructions  # noqa: E402
 from ragguard.detectors.base import detect_texts, split_detectors  # noqa: E402
+from ragguard.detectors.normalize import keyword_automaton  # noqa: E402
 from ragguard.detectors.registry import DEFAULT_DETECTORS, create  # noqa: E402
 
 #: Texts per block: each arm screens a block, then the other arm the same block.
@@ -60,11 +62,21 @@ def main() -> int:
     ap.add_argument("--no-docs", action="store_true", help="leave out the documentation corpus")
     args = ap.parse_args()
 
-    shipped = instructions._TABLE
-    as_written = tuple(
-        (r, re.compile(r.pattern, re.IGNORECASE | re.MULTILINE), need, None) for r, _, need, _ in shipped
-    )
-    lead_only = tuple((r, rx, need, None) for r, rx, need, _ in shipped)
+    # Each arm is the prefilter state the instruction detector reads: its table of (rule,
+    # pattern, bits its anchor groups need, gate), the keyword automaton and each word's bits.
+    shipped = (instructions._TABLE, instructions._ANCHORS, instructions._ANCHOR_BITS)
+    hand_groups = tuple(r.anchors for r, *_ in shipped[0])
+    hand_bits, hand_need = instructions._group_bits(hand_groups)
+    hand_words = keyword_automaton(sorted(hand_bits))
+    flags = re.IGNORECASE | re.MULTILINE
+    rows = list(zip(shipped[0], hand_need, strict=True))
+    arms = {
+        "written": tuple((r, re.compile(r.pattern, flags), n, None) for (r, *_), n in rows),
+        "lead": tuple((r, rx, n, None) for (r, rx, *_), n in rows),
+        "gate": tuple((r, rx, n, gate) for (r, rx, _, gate), n in rows),
+    }
+    tables = {name: (table, hand_words, hand_bits) for name, table in arms.items()}
+    tables["shipped"] = shipped
     detectors, _ = split_detectors([create(n) for n in DEFAULT_DETECTORS])
     sets = {
         "dev set, variants, docs": corpus(args.data, not args.no_docs),
@@ -72,15 +84,14 @@ def main() -> int:
     }
     same = True
     print(
-        "| texts | n | as written: texts/s | first-character lead | lead + gate (shipped) "
-        "| speed-up: lead | speed-up: shipped |"
+        "| texts | n | as written: texts/s | first-character lead | lead + gate | lead + gate + phrases "
+        "(shipped) | speed-up: lead | lead + gate | shipped |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    tables = {"written": as_written, "lead": lead_only, "shipped": shipped}
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, texts in sets.items():
-        # Both arms screen each block of texts in turn, the first one alternating: this machine's
+        # Every arm screens each block of texts in turn, the first one rotating: this machine's
         # speed drifts within a run by more than the difference measured, and block by block
-        # the drift falls on both arms alike.
+        # the drift falls on every arm alike.
         spent = dict.fromkeys(tables, 0.0)
         found: dict[str, list[list[tuple[object, ...]]]] = {arm: [] for arm in tables}
         for r in range(args.rounds):
@@ -88,9 +99,8 @@ def main() -> int:
                 block = texts[start : start + BLOCK]
                 names = list(tables)
                 k = (r + b) % len(names)
-                order = names[k:] + names[:k]
-                for arm in order:
-                    instructions._TABLE = tables[arm]
+                for arm in names[k:] + names[:k]:
+                    instructions._TABLE, instructions._ANCHORS, instructions._ANCHOR_BITS = tables[arm]
                     t = time.perf_counter()
                     per = detect_texts(detectors, block)
                     spent[arm] += time.perf_counter() - t
@@ -99,15 +109,13 @@ def main() -> int:
                             [(f.detector, f.code, f.score, f.span, f.explanation) for d in per for f in d[i]]
                             for i in range(len(block))
                         ]
-        instructions._TABLE = shipped
+        instructions._TABLE, instructions._ANCHORS, instructions._ANCHOR_BITS = shipped
         differ = sum(len({repr(found[arm][i]) for arm in tables}) > 1 for i in range(len(found["written"])))
         same = same and not differ
         n = len(texts) * args.rounds
-        print(
-            f"| {label} | {len(texts):,} | {n / spent['written']:,.0f} | {n / spent['lead']:,.0f} | "
-            f"{n / spent['shipped']:,.0f} | {spent['written'] / spent['lead']:.2f} | "
-            f"**{spent['written'] / spent['shipped']:.2f}** |"
-        )
+        rates = " | ".join(f"{n / spent[arm]:,.0f}" for arm in tables)
+        ups = " | ".join(f"{spent['written'] / spent[arm]:.2f}" for arm in ("lead", "gate"))
+        print(f"| {label} | {len(texts):,} | {rates} | {ups} | **{spent['written'] / spent['shipped']:.2f}** |")
         print(f"\n({label}: {differ} texts with other findings)\n" if differ else "", end="")
     print(f"\nfindings identical in every arm: {'yes' if same else 'NO'}")
     return 0 if same else 1

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ragguard.detectors.instruction_rules import compiled_rules  # noqa: E402
-from ragguard.detectors.instructions import RULES  # noqa: E402
+from ragguard.detectors.instructions import RULES, anchor_groups  # noqa: E402
 
 PROSE = (
     "The harbour was rebuilt after the storm of 1911, and the new quay opened two years later. "
@@ -98,7 +98,7 @@ def main() -> None:
     for rule, rx in compiled_rules(RULES):
         base = min(timed(rx.search, prose) for _ in range(3))
         worst_name, worst = "", 0.0
-        for name, text in inputs(rule.anchors, args.chars).items():
+        for name, text in inputs(anchor_groups(rule), args.chars).items():
             t = timed(rx.search, text)
             if t > worst:
                 worst_name, worst = name, t

@@ -17,6 +17,13 @@ but one that must contain one of a few case-sensitive words ("Write",
 search for those words: :func:`required_words` finds them in the parsed
 pattern and :func:`compile_gate` compiles that search.
 
+The instruction detector's keyword prefilter (its rules' anchors) reads the
+lower-cased text with whitespace runs collapsed. :func:`key_groups` reads,
+from a pattern, groups of strings of that form such that every text the
+pattern matches holds a string of each group ("always answer", "always
+respond", ... for ``always\s+(?:answer|respond)``), which the prefilter adds
+to the rule's hand-written anchors.
+
 Measured with ``bench/regex_speed.py`` (the dev set, its obfuscated variants,
 the documentation chunks of ``bench/local_docs.py``): the same findings on
 every text; the three rules that had cost most ran 2 to 3.5 times faster, and
@@ -37,7 +44,7 @@ else:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["compile_fast", "compile_gate", "first_chars", "required_words"]
+__all__ = ["compile_fast", "compile_gate", "first_chars", "key_groups", "required_words"]
 
 # A class wider than this saves little and costs a long pattern: left as written.
 _MAX_FIRST_CHARS = 256
@@ -271,3 +278,116 @@ def compile_gate(pattern: str, flags: int = 0) -> re.Pattern[str] | None:
     if words is None:
         return None
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
+
+
+# Key groups: strings as the prefilter key spells them (lower case, one space per run of
+# whitespace). A string shorter than this occurs in too many texts to rule any out.
+_MIN_KEY_STRING = 4
+_SPACE_RUN = re.compile(" {2,}")
+
+
+def _key_strings(items: Any) -> set[str]:
+    """Every key string a match of ``items`` can be; ``_Unknown`` if unbounded, too many, or not ASCII."""
+    out = {""}
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue
+        if op is _c.LITERAL or op is _c.IN:
+            chars = {chr(av)} if op is _c.LITERAL else {c for c, _ in _class_chars(av, True)}
+            if chars <= _whitespace():
+                options = {" "}  # a whitespace character is part of a run, which the key spells " "
+            elif chars & _whitespace() or len(chars) > 8 or not all(c.isascii() for c in chars):
+                # Outside ASCII, re's case folding and str.lower() part ways (long s, final sigma).
+                raise _Unknown
+            else:
+                options = {c.lower() for c in chars}
+        elif op is _c.BRANCH:
+            options = set().union(*(_key_strings(alternative) for alternative in av[1]))
+        elif op is _c.SUBPATTERN:
+            if av[1] & (_c.SRE_FLAG_UNICODE | _c.SRE_FLAG_LOCALE):
+                raise _Unknown
+            options = _key_strings(av[3])
+        elif op in _REPEATS:
+            low, high, sub = av
+            one = _key_strings(sub)
+            if one == {" "}:
+                options = {" "} if low >= 1 else {"", " "}  # any run of whitespace is one space
+            elif low == high and low <= 3:
+                options = {""}
+                for _ in range(low):
+                    options = {a + b for a in options for b in one}
+            elif (low, high) == (0, 1):
+                options = one | {""}
+            else:
+                raise _Unknown
+        else:
+            raise _Unknown
+        out = _joined(out, options)
+    return out
+
+
+def _joined(left: set[str], right: set[str]) -> set[str]:
+    """Every string of ``left`` followed by one of ``right``, spelled as the key spells it."""
+    out = {_SPACE_RUN.sub(" ", a + b) for a in left for b in right}
+    if len(out) > _MAX_WORDS:
+        raise _Unknown
+    return out
+
+
+def _key_groups(items: Any) -> list[frozenset[str]]:
+    """Groups every match of the sequence ``items`` holds a string of (in the key's spelling)."""
+    groups: list[frozenset[str]] = []
+    # The strings of the current run of parts that together match one of a few strings.
+    run: set[str] | None = None
+
+    def close_run() -> None:
+        if run is not None and min(len(s.strip()) for s in run) >= _MIN_KEY_STRING:
+            groups.append(frozenset(run))
+
+    for op, av in items:
+        try:
+            alone = _key_strings([(op, av)])
+        except _Unknown:
+            pass
+        else:
+            try:
+                run = alone if run is None else _joined(run, alone)
+            except _Unknown:  # too many strings with the run before it: a new run starts here
+                close_run()
+                run = alone
+            continue
+        close_run()
+        run = None
+        if op is _c.SUBPATTERN and not av[1] & (_c.SRE_FLAG_UNICODE | _c.SRE_FLAG_LOCALE):
+            groups.extend(_key_groups(av[3]))
+        elif op in _REPEATS and av[0] >= 1:
+            groups.extend(_key_groups(av[2]))  # taken at least once
+        elif op is _c.BRANCH:
+            # A match goes through one alternative: a group made of one group from each
+            # alternative holds for all of them. The one with the longest strings is taken.
+            per_alternative = [_key_groups(alternative) for alternative in av[1]]
+            if all(per_alternative):
+                union = frozenset().union(*(max(g, key=lambda x: min(map(len, x))) for g in per_alternative))
+                groups.append(union)
+    close_run()
+    return groups
+
+
+def key_groups(pattern: str, flags: int = 0) -> tuple[frozenset[str], ...]:
+    """Groups of strings such that the prefilter key of every text ``pattern`` matches holds one of each.
+
+    The key is the text lower-cased with each run of whitespace as one space
+    (:func:`ragguard.detectors.normalize.match_key`); the text is one the
+    detector has normalised (NFKC and look-alike folding), as every view it
+    scans is. A group comes from a stretch of the pattern that every match
+    passes through and that can only match a few fixed strings, once
+    lower-cased (``always\s+(?:answer|reply)``: "always answer", "always
+    reply"); alternatives give one group drawn from each. Strings keep to
+    ASCII, where ``re``'s case folding and ``str.lower`` agree. Empty when
+    nothing qualifies.
+    """
+    try:
+        parsed = _p.parse(pattern, flags)
+        return tuple(dict.fromkeys(_key_groups(parsed.data)))
+    except Exception:  # noqa: BLE001 - _Unknown, or any surprise from the standard library's internal parser
+        return ()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
-from ragguard.detectors.fastregex import compile_gate
+from ragguard.detectors.fastregex import compile_gate, key_groups
 from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
 from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
 from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
@@ -33,6 +33,7 @@ __all__ = [
     "Rule",
     "RuleMatch",
     "all_matches",
+    "anchor_groups",
     "boost",
     "explained_by",
     "plain_matches",
@@ -47,9 +48,24 @@ RULES: tuple[Rule, ...] = CORE_RULES + DIRECT_RULES + INDIRECT_RULES
 
 # Compiled once at import; immutable afterwards.
 _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = compiled_rules(RULES)
+
+
+def anchor_groups(rule: Rule) -> tuple[tuple[str, ...], ...]:
+    """The rule's anchor groups: its hand-written ones, then those read from its pattern.
+
+    The ones read from the pattern (:func:`~ragguard.detectors.fastregex.key_groups`)
+    are phrases every match holds ("always answer", "always reply", ... where the
+    hand-written anchors say "always"), so the rule is skipped on more texts it
+    cannot match.
+    """
+    derived = key_groups(rule.pattern, re.IGNORECASE | re.MULTILINE)
+    return rule.anchors + tuple(tuple(sorted(g)) for g in derived)
+
+
+_GROUPS: tuple[tuple[tuple[str, ...], ...], ...] = tuple(anchor_groups(r) for r, _ in _COMPILED)
 # Every anchor substring once, so a text is searched for each keyword once; rules
 # then check their anchor groups with one integer test (see _group_bits).
-_ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for r in RULES for g in r.anchors for a in g}))
+_ALL_ANCHORS: tuple[str, ...] = tuple(sorted({a for groups in _GROUPS for g in groups for a in g}))
 
 
 # Read-only after import: searching only reads it (each iter() keeps its own state),
@@ -62,7 +78,7 @@ def present_anchors(key: str) -> frozenset[str]:
     return frozenset(w for _, w in _ANCHORS.iter(key))
 
 
-def _group_bits(rules: tuple[Rule, ...]) -> tuple[dict[str, int], tuple[int, ...]]:
+def _group_bits(per_rule: tuple[tuple[tuple[str, ...], ...], ...]) -> tuple[dict[str, int], tuple[int, ...]]:
     """One bit per (rule, anchor group): each anchor's bits, and each rule's bits.
 
     A rule may run when every one of its groups has an anchor in the text, that
@@ -72,9 +88,9 @@ def _group_bits(rules: tuple[Rule, ...]) -> tuple[dict[str, int], tuple[int, ...
     of_anchor: dict[str, int] = {}
     of_rule: list[int] = []
     bit = 1
-    for r in rules:
+    for groups in per_rule:
         need = 0
-        for group in r.anchors:
+        for group in groups:
             for a in group:
                 of_anchor[a] = of_anchor.get(a, 0) | bit
             need |= bit
@@ -83,7 +99,7 @@ def _group_bits(rules: tuple[Rule, ...]) -> tuple[dict[str, int], tuple[int, ...
     return of_anchor, tuple(of_rule)
 
 
-_ANCHOR_BITS, _RULE_BITS = _group_bits(tuple(r for r, _ in _COMPILED))
+_ANCHOR_BITS, _RULE_BITS = _group_bits(_GROUPS)
 # (rule, pattern, bits its groups need, gate): what the scan loop walks, one tuple per rule.
 # The gate searches the case-sensitive words every match holds ("Write", "Draft"... in
 # RG-INS-105), which the lower-cased anchors cannot tell from "write"; None for most rules.

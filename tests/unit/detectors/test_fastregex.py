@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragguard.detectors.fastregex import compile_fast, compile_gate, first_chars, required_words
+from ragguard.detectors.fastregex import compile_fast, compile_gate, first_chars, key_groups, required_words
 from ragguard.detectors.instructions import RULES
+from ragguard.detectors.normalize import match_key, normalize
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
 
@@ -222,11 +223,79 @@ def test_a_gate_finds_a_word_in_every_text_its_pattern_matches(parts: list[str],
         assert gate.search(text), (pattern, text)
 
 
+_RULE_GATES = [(r.code, r.pattern, g) for r in RULES if (g := compile_gate(r.pattern, _FLAGS)) is not None]
+
+
 @settings(max_examples=200, deadline=None)
 @given(parts=st.lists(_PIECES, min_size=1, max_size=30))
 def test_every_gated_rule_match_holds_a_gate_word(parts: list[str]) -> None:
     text = " ".join(parts)
-    for r in RULES:
-        gate = compile_gate(r.pattern, _FLAGS)
-        if gate is not None and re.search(r.pattern, text, _FLAGS):
-            assert gate.search(text), r.code
+    for code, pattern, gate in _RULE_GATES:
+        if re.search(pattern, text, _FLAGS):
+            assert gate.search(text), code
+
+
+@pytest.mark.parametrize(
+    ("pattern", "groups"),
+    [
+        (r"\balways\s+(?:answer|reply)\b", [{"always answer", "always reply"}]),
+        (r"foo(?:bar)?baz", [{"foobaz", "foobarbaz"}]),  # an optional part: both spellings
+        (r"(?:abcd|efgh)\s*x{2}", [{"abcdxx", "abcd xx", "efghxx", "efgh xx"}]),
+        (r"(?-i:DAN)\s+Mode", [{"dan mode"}]),  # the key is lower-cased, whatever the case scope
+        (r"\bpretend\b.{0,20}\bpersona", [{"pretend"}, {"persona"}]),  # a gap splits the phrase
+        (r"(?:ignore\s+all|disregard)\b.*\brules", [{"ignore all", "disregard"}, {"rules"}]),
+        (r"(?:(?:ignore).*rules|forget\s+it)", [{"ignore", "forget it"}]),  # one group from each alternative
+    ],
+)
+def test_key_groups_of_patterns_it_understands(pattern: str, groups: list[set[str]]) -> None:
+    assert [set(g) for g in key_groups(pattern, _FLAGS)] == groups
+
+
+@pytest.mark.parametrize(
+    ("pattern", "groups"),
+    [
+        (r"abc|xyz", []),  # under four characters
+        (r"(?:ignore|x).*rules", [{"rules"}]),  # an alternative too short to tell: that part gives none
+        ("w\u00e4rst wird", [{"rst wird"}]),  # outside ASCII, re's folding and str.lower() part ways
+        (r"\w+\s+\d+", []),  # unbounded
+        (r"(?:stop)?", []),  # optional
+        (r"(?:stop)+now", [{"stop"}]),  # a repeat's body, taken at least once (then a new phrase)
+    ],
+)
+def test_key_groups_leave_out_what_cannot_be_told(pattern: str, groups: list[set[str]]) -> None:
+    assert [set(g) for g in key_groups(pattern, _FLAGS)] == groups
+
+
+_KEY_PARTS = st.sampled_from(
+    ["always", "(?:answer|reply)", "\\s+", "\\s*", "[ \t]+", "(?:all\\s+)?", "rules?", "(?-i:DAN)", "x{2}",
+     "(?:ignore|forget)", ".{0,5}", "\\b", "(?=a)", "mode", "[sz]"]
+)  # fmt: skip
+_KEY_TEXT = st.sampled_from(
+    ["always", "ALWAYS", "Answer", "reply", "REPLY", "all", "rule", "Rules", "DAN", "dan", "xx", "XX", "ignore",
+     "Forget", "mode", "s", "z", " ", "  ", "\t", "\n", "\u2003", "\u212a", ".", "a"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_KEY_PARTS, min_size=1, max_size=6), pieces=st.lists(_KEY_TEXT, max_size=14))
+def test_every_text_a_pattern_matches_holds_a_string_of_each_key_group(parts: list[str], pieces: list[str]) -> None:
+    pattern = "".join(parts)
+    text = normalize("".join(pieces)).view.text  # the detector scans normalised views
+    if re.search(pattern, text, _FLAGS):
+        key = match_key(text)
+        for group in key_groups(pattern, _FLAGS):
+            assert any(s in key for s in group), (pattern, text, sorted(group))
+
+
+_RULE_KEY_GROUPS = [(r.code, r.pattern, key_groups(r.pattern, _FLAGS)) for r in RULES]
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(_PIECES, min_size=1, max_size=30))
+def test_every_rule_match_holds_a_string_of_each_key_group(parts: list[str]) -> None:
+    text = normalize(" ".join(parts)).view.text
+    key = match_key(text)
+    for code, pattern, groups in _RULE_KEY_GROUPS:
+        if re.search(pattern, text, _FLAGS):
+            for group in groups:
+                assert any(s in key for s in group), (code, sorted(group))

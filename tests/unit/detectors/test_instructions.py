@@ -15,6 +15,7 @@ from ragguard.detectors.instructions import (
     _ALL_ANCHORS,
     RULES,
     InstructionDetector,
+    anchor_groups,
     present_anchors,
     runnable_rules,
 )
@@ -44,6 +45,10 @@ def test_rule_codes_are_unique_and_patterns_compile() -> None:
         re.compile(r.pattern)
 
 
+# Each rule's anchor groups, hand-written and read from its pattern (read once: parsing is slow).
+_RULE_GROUPS = {r.code: anchor_groups(r) for r in RULES}
+_COMPILED_RULES = compiled_rules(RULES)
+
 # Texts made of anchor pieces, so anchors overlap, nest and run into each other.
 _PIECES = st.sampled_from([*_ALL_ANCHORS, *(a[: len(a) // 2] for a in _ALL_ANCHORS), " ", "x", "é", "|"])
 
@@ -69,7 +74,7 @@ def test_runnable_rules_are_those_with_an_anchor_from_every_group_and_a_gate_wor
     expected = [
         r.code
         for r in RULES
-        if all(set(g) & present for g in r.anchors)
+        if all(set(g) & present for g in _RULE_GROUPS[r.code])
         and (_GATE_WORDS[r.code] is None or any(w in text for w in _GATE_WORDS[r.code]))
     ]
     assert [r.code for r, _ in runnable_rules(text)] == expected
@@ -97,9 +102,9 @@ _ADDRESSES = st.tuples(
 @given(text=_ADDRESSES)
 def test_anchors_never_skip_a_rule_that_matches(text: str) -> None:
     present = present_anchors(match_key(text))
-    for rule, rx in compiled_rules(RULES):
+    for rule, rx in _COMPILED_RULES:
         if rx.search(text):
-            assert all(set(g) & present for g in rule.anchors), (rule.code, text)
+            assert all(set(g) & present for g in _RULE_GROUPS[rule.code]), (rule.code, text)
 
 
 @pytest.mark.parametrize(
@@ -223,9 +228,9 @@ def test_anchors_never_skip_a_rule_that_matches(text: str) -> None:
 def test_positive_rules_with_spans(text: str, code: str, snippet: str) -> None:
     # The anchor prefilter only skips work: every rule matching the text has its anchors present.
     key = match_key(text)
-    for rule, rx in compiled_rules(RULES):
+    for rule, rx in _COMPILED_RULES:
         if rx.search(text):
-            assert all(set(g) & present_anchors(key) for g in rule.anchors), rule.code
+            assert all(set(g) & present_anchors(key) for g in _RULE_GROUPS[rule.code]), rule.code
     findings = InstructionDetector().detect_text(text)
     f = _by_code(findings, code)
     assert f.detector == "instructions"
