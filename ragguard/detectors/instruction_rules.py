@@ -270,7 +270,7 @@ CORE_RULES: tuple[Rule, ...] = (
         r"|\bsimulate\s+(?:the\s+)?(?:developer|dan|god|jailbreak)\s*mode\b"
         # Ethics only: "Content filter: Disabled" is a line of a router's manual.
         r"|\b(?:ethics|ethical|morality|moral)\s+(?:filters?|restrictions?)\s*"
-        r"[:=]\s*(?:disabled|off|none|false)\b|\brefusal\s+mechanisms?\s*[:=]?\s*(?:disabled|off)\b",
+        r"[:=]\s*(?:disabled|off|none|false)\b|\brefusal\s+mechanisms?\s*(?:[:=]\s*)?(?:disabled|off)\b",
         0.75,
         "invokes a known jailbreak persona (DAN, developer mode) or switches the model's safety off",
         # Every branch names the persona, a mode, or ethics / refusal; "off" and "none" occur in
@@ -360,7 +360,8 @@ CORE_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-031",
         r"^[ \t>*]*(?:#{1,4}|\[|\(|\*\*)\s*(?:system|assistant|instruction|instructions|developer|admin|"
-        r"human|user)\s*(?:prompt|message|instructions?|note|override|update)?\s*(?:\]|\)|\*\*)?\s*:"
+        # Each optional part takes the whitespace after it, so a run of spaces has one reading.
+        r"human|user)\s*(?:(?:prompt|message|instructions?|note|override|update)\s*)?(?:(?:\]|\)|\*\*)\s*)?:"
         r"|^[ \t>*]*(?:system|admin|developer)\s+(?:prompt|message|instructions?|override|update|note)\s*:"
         r"|^[ \t>*]*new\s+instructions?\s*:",
         0.6,

@@ -120,7 +120,9 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     Rule(
         "RG-INS-070",
         r"\b(?:just|only|simply)\s+(?:say|print|output|write|type|respond\s+with|reply\s+with|answer\s+with|"
-        r"return)\s*:?\s*[\"“'](?=[^\"”\n]{1,200}[\"”'])",
+        # One run of whitespace, or one either side of the colon: "\s*:?\s*" let a long run be
+        # split between its two halves in every way (0.7 s on 8,000 spaces, bench/regex_worst_case.py).
+        r"return)\s*(?::\s*)?[\"“'](?=[^\"”\n]{1,200}[\"”'])",
         0.55,
         "commands an exact verbatim output",
         anchors=(_any("just|only|simply"), _any("\"|“|'")),
@@ -295,7 +297,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         # The gap stops at the next download call, so repeating one is read once, not once per copy.
         r"(?:urlretrieve|wget|requests\.get|urlopen|http\.request)"
         r"(?:(?!urlretrieve|wget|requests\.get|urlopen|http\.request)[\s\S]){0,300}?(?:exec\(|eval\(|os\.system\(|"
-        r"subprocess\.(?:run|call|Popen)\(\s*\[?\s*[\"'](?:python|sh|bash))|\bof=/dev/[sh]d[a-z]\b|"
+        r"subprocess\.(?:run|call|Popen)\(\s*(?:\[\s*)?[\"'](?:python|sh|bash))|\bof=/dev/[sh]d[a-z]\b|"
         r"\brm\s+-rf\s+/(?:\s|$|\*)|os\.remove\(\s*[\"']/(?:lib|bin|etc|usr)|\bmkfs\.\w+\s+/dev/[sh]d[a-z]\b",
         0.35,
         "code downloads and executes a remote file or destroys system files",
@@ -344,7 +346,10 @@ INDIRECT_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-102",
-        r"(?:^|[.!?]\s+|\s)(?:stop|stopp|halt|achtung|attention)\s*[-:!,]+\s*(?:(?:stop|stopp|now)\s*[-:!,]*\s*)?"
+        # After the second "stop", whitespace and an optional run of marks then whitespace:
+        # written as two ``\s*`` around an optional ``[-:!,]*``, a long run of spaces could be
+        # split between them in every way, which took 1 s on 2,000 tabs (bench/regex_worst_case.py).
+        r"(?:^|[.!?]\s+|\s)(?:stop|stopp|halt|achtung|attention)\s*[-:!,]+\s*(?:(?:stop|stopp|now)\s*(?:[-:!,]+\s*)?)?"
         r"(?:write|say|print|ignore|output|answer|schreib\w*|sag|ich|i\s+(?:urgently\s+|really\s+|desperately\s+)?need)\b",
         0.5,
         "interrupts the current task to issue a new command",
