@@ -21,7 +21,7 @@ The instruction detector's keyword prefilter (its rules' anchors) reads the
 lower-cased text with whitespace runs collapsed. :func:`key_groups` reads,
 from a pattern, groups of strings of that form such that every text the
 pattern matches holds a string of each group ("always answer", "always
-respond", ... for ``always\s+(?:answer|respond)``), which the prefilter adds
+respond", ... for ``always\\s+(?:answer|respond)``), which the prefilter adds
 to the rule's hand-written anchors.
 
 Measured with ``bench/regex_speed.py`` (the dev set, its obfuscated variants,
@@ -381,7 +381,7 @@ def key_groups(pattern: str, flags: int = 0) -> tuple[frozenset[str], ...]:
     detector has normalised (NFKC and look-alike folding), as every view it
     scans is. A group comes from a stretch of the pattern that every match
     passes through and that can only match a few fixed strings, once
-    lower-cased (``always\s+(?:answer|reply)``: "always answer", "always
+    lower-cased (``always\\s+(?:answer|reply)``: "always answer", "always
     reply"); alternatives give one group drawn from each. Strings keep to
     ASCII, where ``re``'s case folding and ``str.lower`` agree. Empty when
     nothing qualifies.
