@@ -33,6 +33,7 @@ from perf import texts as audit_texts  # noqa: E402
 
 from ragguard.detectors import instructions  # noqa: E402
 from ragguard.detectors.base import detect_texts, split_detectors  # noqa: E402
+from ragguard.detectors.instruction_rules import RULE_FLAGS  # noqa: E402
 from ragguard.detectors.normalize import keyword_automaton  # noqa: E402
 from ragguard.detectors.registry import DEFAULT_DETECTORS, create  # noqa: E402
 
@@ -68,10 +69,9 @@ def main() -> int:
     hand_groups = tuple(r.anchors for r, *_ in shipped[0])
     hand_bits, hand_need = instructions._group_bits(hand_groups)
     hand_words = keyword_automaton(sorted(hand_bits))
-    flags = re.IGNORECASE | re.MULTILINE
     rows = list(zip(shipped[0], hand_need, strict=True))
     arms = {
-        "written": tuple((r, re.compile(r.pattern, flags), n, None) for (r, *_), n in rows),
+        "written": tuple((r, re.compile(r.pattern, RULE_FLAGS), n, None) for (r, *_), n in rows),
         "lead": tuple((r, rx, n, None) for (r, rx, *_), n in rows),
         "gate": tuple((r, rx, n, gate) for (r, rx, _, gate), n in rows),
     }

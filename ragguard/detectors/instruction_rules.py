@@ -27,7 +27,11 @@ from dataclasses import dataclass
 
 from ragguard.detectors.fastregex import compile_fast
 
-__all__ = ["CORE_RULES", "Rule", "compiled_rules"]
+__all__ = ["CORE_RULES", "RULE_FLAGS", "Rule", "compiled_rules"]
+
+#: The flags every rule pattern is compiled with. Whatever is read from a pattern to skip
+#: it (its gate, its phrase groups) must be read under these same flags.
+RULE_FLAGS = re.IGNORECASE | re.MULTILINE
 
 
 @dataclass(frozen=True)
@@ -441,4 +445,4 @@ def compiled_rules(rules: tuple[Rule, ...]) -> tuple[tuple[Rule, re.Pattern[str]
     Returns:
         ``(rule, compiled pattern)`` pairs in the same order.
     """
-    return tuple((r, compile_fast(r.pattern, re.IGNORECASE | re.MULTILINE)) for r in rules)
+    return tuple((r, compile_fast(r.pattern, RULE_FLAGS)) for r in rules)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ragguard.detectors.base import TextDetector
 from ragguard.detectors.decoders import views
 from ragguard.detectors.fastregex import compile_gate, key_groups
-from ragguard.detectors.instruction_rules import CORE_RULES, Rule, compiled_rules
+from ragguard.detectors.instruction_rules import CORE_RULES, RULE_FLAGS, Rule, compiled_rules
 from ragguard.detectors.instruction_rules_direct import DIRECT_RULES
 from ragguard.detectors.instruction_rules_indirect import INDIRECT_RULES
 from ragguard.detectors.memo import memoized
@@ -58,7 +58,7 @@ def anchor_groups(rule: Rule) -> tuple[tuple[str, ...], ...]:
     hand-written anchors say "always"), so the rule is skipped on more texts it
     cannot match.
     """
-    derived = key_groups(rule.pattern, re.IGNORECASE | re.MULTILINE)
+    derived = key_groups(rule.pattern, RULE_FLAGS)
     return rule.anchors + tuple(tuple(sorted(g)) for g in derived)
 
 
@@ -104,8 +104,7 @@ _ANCHOR_BITS, _RULE_BITS = _group_bits(_GROUPS)
 # The gate searches the case-sensitive words every match holds ("Write", "Draft"... in
 # RG-INS-105), which the lower-cased anchors cannot tell from "write"; None for most rules.
 _TABLE: tuple[tuple[Rule, re.Pattern[str], int, re.Pattern[str] | None], ...] = tuple(
-    (r, rx, need, compile_gate(r.pattern, re.IGNORECASE | re.MULTILINE))
-    for (r, rx), need in zip(_COMPILED, _RULE_BITS, strict=True)
+    (r, rx, need, compile_gate(r.pattern, RULE_FLAGS)) for (r, rx), need in zip(_COMPILED, _RULE_BITS, strict=True)
 )
 # Texts longer than this are scanned in full by the normalised view only;
 # decoders and rot13 stop at this many characters to bound the work.

@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragguard.detectors.fastregex import compile_fast, compile_gate, first_chars, key_groups, required_words
+from ragguard.detectors.instruction_rules import RULE_FLAGS
 from ragguard.detectors.instructions import RULES
 from ragguard.detectors.normalize import match_key, normalize
 
-_FLAGS = re.IGNORECASE | re.MULTILINE
+_FLAGS = RULE_FLAGS  # the shipped rules' flags
 
 
 def _spans(rx: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], tuple[str | None, ...]]]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragguard.detectors.fastregex import required_words
-from ragguard.detectors.instruction_rules import compiled_rules
+from ragguard.detectors.instruction_rules import RULE_FLAGS, compiled_rules
 from ragguard.detectors.instructions import (
     _ALL_ANCHORS,
     RULES,
@@ -62,7 +62,7 @@ def test_present_anchors_is_every_anchor_that_occurs(parts: list[str]) -> None:
 
 # The case-sensitive words of the gated rules (RG-INS-105: "Write", "Draft", ...) as
 # written and lower-cased, so texts both pass and fail the gates.
-_GATE_WORDS = {r.code: required_words(r.pattern, re.IGNORECASE | re.MULTILINE) for r in RULES}
+_GATE_WORDS = {r.code: required_words(r.pattern, RULE_FLAGS) for r in RULES}
 _WORD_PIECES = st.sampled_from(sorted({v for ws in _GATE_WORDS.values() if ws for w in ws for v in (w, w.lower())}))
 
 
