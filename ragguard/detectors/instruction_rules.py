@@ -46,6 +46,11 @@ class Rule:
         anchors: Cheap prefilter: for every group, one of its lowercase
             substrings must occur in the lowercased text before the pattern
             is tried (keeps scanning fast; a pattern cannot match without them).
+            The detector adds the phrase groups it reads from the pattern
+            itself and a gate for the case-sensitive words every match holds
+            (:func:`ragguard.detectors.instructions.anchor_groups`,
+            :mod:`ragguard.detectors.fastregex`); these hand-written groups
+            cover what those cannot read, such as words behind a gap.
     """
 
     code: str
