@@ -353,12 +353,19 @@ class Guard:
 
         Raises:
             StoreError: If the store does not exist.
-            ValueError: If ``k`` < 1 or the query is empty.
+            ValueError: If ``k`` < 1, or the query is empty or not valid text.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
         if not query.strip():
             raise ValueError("the query is empty")
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError as exc:  # e.g. argv bytes that were not UTF-8, kept as surrogates
+            raise ValueError(
+                f"the query holds a lone surrogate (U+{ord(query[exc.start]):04X}) at position {exc.start}: "
+                "it is not valid text (bytes that were not UTF-8?)"
+            ) from None
         served, _ = self.collections(create=False)
         flt = self.retrieval_filter
         qv = self.embedder.embed([query])

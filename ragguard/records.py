@@ -60,6 +60,8 @@ def coerce_records(
         where = f"record {i}"
         if isinstance(rec, InputRecord):
             validate_text(rec.text, f"record {rec.id!r}")
+            validate_utf8(rec.id, "'id'", f"record {rec.id!r}")
+            validate_utf8(rec.source, "'source'", f"record {rec.id!r}")
             meta = validate_metadata(rec.metadata, f"record {rec.id!r}")
             out.append(InputRecord(rec.id, rec.text, rec.source, meta))
             continue
@@ -86,10 +88,13 @@ def _record_from_mapping(
         raise InputError(f"{where}: 'id' must be a string or an integer")
     if rid is not None and not (in_file and str(rid) == where):  # a JSONL line's default id is its place
         where = f"{where}: record {rid!r}" if in_file else f"record {rid!r}"
+    if isinstance(rid, str):
+        validate_utf8(rid, "'id'", where)
     validate_text(text, where)
     source = rec.get("source") or default_source or UNSPECIFIED_SOURCE
     if not isinstance(source, str):
         raise InputError(f"{where}: 'source' must be a string")
+    validate_utf8(source, "'source'", where)
     meta = validate_metadata(rec.get("metadata") or {}, where)
     if rid is None:
         rid = "rec-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -106,6 +111,25 @@ def validate_text(text: str, where: str) -> None:
         raise InputError(f"{where}: text is empty")
     if "\x00" in text:
         raise InputError(f"{where}: text contains NUL bytes (binary data?)")
+    validate_utf8(text, "text", where)
+
+
+def validate_utf8(value: str, what: str, where: str) -> None:
+    """Reject strings UTF-8 cannot encode: lone surrogates, left by a decoding error upstream.
+
+    Nothing downstream can take them (the store, JSON output, HTTP responses), so a
+    record holding one would be written and then break every answer that returns it.
+
+    Raises:
+        InputError: Naming the record, the field and the position.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{where}: {what} holds a lone surrogate (U+{ord(value[exc.start]):04X}) at position {exc.start}, "
+            "which UTF-8 cannot encode (text decoded with errors='surrogateescape' or a broken \\u escape?)"
+        ) from None
 
 
 def validate_metadata(meta: Any, where: str) -> dict[str, MetadataValue]:
@@ -122,6 +146,7 @@ def validate_metadata(meta: Any, where: str) -> dict[str, MetadataValue]:
     for key, value in meta.items():
         if not isinstance(key, str) or not key:
             raise InputError(f"{where}: metadata keys must be non-empty strings")
+        validate_utf8(key, f"metadata key {key!r}", where)
         if key.startswith(PREFIX):
             raise InputError(f"{where}: metadata key {key!r} uses the reserved prefix {PREFIX!r}")
         if isinstance(value, float) and value != value:
@@ -133,6 +158,8 @@ def validate_metadata(meta: Any, where: str) -> dict[str, MetadataValue]:
             )
         if isinstance(value, str) and len(value) > MAX_METADATA_VALUE_CHARS:
             raise InputError(f"{where}: metadata {key!r} is longer than {MAX_METADATA_VALUE_CHARS} characters")
+        if isinstance(value, str):
+            validate_utf8(value, f"metadata {key!r}", where)
         out[key] = value
     return out
 

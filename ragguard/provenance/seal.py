@@ -120,7 +120,21 @@ def _unpack(packed: object) -> tuple[Provenance, str, bytes]:
     version = record.pop("v")
     if type(version) is not int or version != RECORD_VERSION:
         raise ValueError(f"unsupported provenance record version {version!r}")
+    if "\\ud" in body or "\\uD" in body:  # a surrogate escape: only a pair (one character) is text
+        for name, value in record.items():
+            if isinstance(value, str) and not _encodes(value):
+                # Sealed by a release that let such a record id in: every answer returning the
+                # chunk would fail to encode it, so it is a malformed seal, dropped and reported.
+                raise ValueError(f"{SEAL_KEY} field {name!r} holds a lone surrogate")
     return typed_fields(record, _IDENTITY), signature, _SIGNED_PREFIX + body.encode("utf-8")
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def from_metadata(metadata: Mapping[str, Any]) -> Provenance:

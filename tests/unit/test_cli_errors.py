@@ -61,6 +61,11 @@ def test_empty_text_and_malformed_jsonl(tmp_path: Path) -> None:
     j.write_text('{"text": "fine"}\n{"text": "  "}\n')
     code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
     assert code == EXIT_ERROR and "bad.jsonl:2: text is empty" in out.replace("\n", ""), out
+    j.write_text('{"text": "fine"}\n{"text": "Bad \\ud800 surrogate text."}\n')  # JSON's escape of a lone surrogate
+    code, out = _run("ingest", str(j), "--store", str(tmp_path / "s"))
+    flat = out.replace("\n", "")
+    assert code == EXIT_ERROR and "bad.jsonl:2: text holds a lone surrogate (U+D800) at position 4" in flat, out
+    assert not (tmp_path / "s").exists()  # refused before the store (or its keyring) was made
 
 
 def test_unsupported_file_type(tmp_path: Path) -> None:
@@ -110,6 +115,13 @@ def test_bad_key_file(tmp_path: Path) -> None:
 def test_usage_errors_exit_3_never_2_which_audit_keeps_for_integrity_failures(args: list[str], tmp_path: Path) -> None:
     code, out = _run(*args, "--store", str(tmp_path / "s")) if args[0] != "quarantine" else _run(*args)
     assert code == EXIT_ERROR, out
+    assert "Traceback" not in out
+
+
+def test_a_query_that_is_not_valid_text_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # Argument bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape).
+    code, out = _run("search", "Annecy \udcff", "--store", str(tmp_path / "s"))
+    assert code == EXIT_ERROR and "the query holds a lone surrogate (U+DCFF) at position 7" in out.replace("\n", "")
     assert "Traceback" not in out
 
 

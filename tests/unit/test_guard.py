@@ -284,10 +284,37 @@ def test_bad_records_fail_before_anything_is_stored() -> None:
         ([{"text": "ok", "metadata": {"k": "v" * 10_000}}], "longer than"),
         ([{"no_text": 1}], "'text' is missing"),
         ([42], "expected a string"),
+        # Lone surrogates: UTF-8 cannot encode them, so the store and every JSON answer would fail on them.
+        ([{"text": "a \ud800 b"}], r"record 1: text holds a lone surrogate \(U\+D800\) at position 2"),
+        ([{"id": "\udc80", "text": "ok"}], r"record '\\udc80': 'id' holds a lone surrogate"),
+        ([{"text": "ok", "source": "urn:\ud800"}], "'source' holds a lone surrogate"),
+        ([{"text": "ok", "metadata": {"k": "\ud800"}}], "metadata 'k' holds a lone surrogate"),
+        ([{"text": "ok", "metadata": {"k\ud800": 1}}], "metadata key .* holds a lone surrogate"),
     ]:
         with pytest.raises(InputError, match=msg):
             g.ingest([CLEAN[1], *bad], source="s")
     assert served(g).count() == 1
+
+
+def test_a_sealed_lone_surrogate_from_an_older_release_is_dropped_and_never_breaks_a_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    import ragguard.records
+
+    g = guard()
+    g.ingest(CLEAN, source="s")
+    # Before ingest refused them, a record id holding a lone surrogate was sealed as the chunk's doc_id.
+    monkeypatch.setattr(ragguard.records, "validate_utf8", lambda *a: None)
+    g.ingest([{"id": "old-\ud800", "text": CLEAN[0] + " Planted under an unencodable record id."}], source="s")
+    monkeypatch.undo()
+    result = g.search(CLEAN[0], k=len(CLEAN) + 1)
+    assert [d.reason for d in result.dropped] == [DropReason.MALFORMED_SEAL]
+    assert len(result.hits) == len(CLEAN)
+    json.dumps(result.to_dict(CLEAN[0]), ensure_ascii=False).encode("utf-8")  # the answer can be sent
+    report = g.audit()
+    assert [f.reason for f in report.integrity_failures] == [DropReason.MALFORMED_SEAL]
 
 
 def test_long_text_is_chunked_and_record_verdict_is_worst() -> None:

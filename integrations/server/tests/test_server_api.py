@@ -306,6 +306,31 @@ def test_ingest_input_error_names_the_record(client: TestClient, guard: Guard) -
 
 
 @pytest.mark.parametrize(
+    ("route", "record", "named"),
+    [
+        ("/v1/ingest", '{"id": "\\ud800", "text": "Annecy is a lake town in the French Alps."}', "id"),
+        ("/v1/ingest", '{"id": "r1", "text": "Chamonix \\ud800 text"}', "text"),
+        ("/v1/scan", '"Chamonix \\udc80 text"', "text"),
+        ("/v1/ingest", '{"id": "r2", "text": "ok text", "metadata": {"k": "\\ud800"}}', "metadata"),
+        ("/v1/ingest", '{"id": "r3", "text": "ok text", "source": "urn:\\ud800"}', "source"),
+    ],
+)
+def test_lone_surrogates_are_422_and_nothing_is_stored(
+    client: TestClient, guard: Guard, route: str, record: str, named: str
+) -> None:
+    # JSON may carry a lone surrogate as an escape; UTF-8 cannot encode it, so the store, the JSON
+    # output and every later search returning the chunk would fail on it.
+    body = ('{"records": [' + record + "]}").encode()
+    r = client.post(route, content=body, headers={**AUTH, "content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = str(r.json()["detail"])  # ours, or the request validator's list of errors
+    assert named in detail and ("surrogate" in detail or "unicode" in detail)
+    assert not guard.store.has_collection(guard.collection_name)
+    r = client.post("/v1/search", json={"query": "Annecy lake", "k": 3}, headers=AUTH)
+    assert r.status_code in (200, 404), r.text  # whatever it says, it is not a 5xx
+
+
+@pytest.mark.parametrize(
     "body",
     [
         {"records": []},
