@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,11 +14,13 @@ from rich.table import Table
 from ragguard.audit import EXIT_INTEGRITY, AuditReport, write_html
 from ragguard.audit.embedmap import DEFAULT_SAMPLE
 from ragguard.cli.common import (
+    EXIT_ERROR,
     TABLE_MIN_WIDTH,
     CollectionOpt,
     ConfigOpt,
     JsonOpt,
     KeyFileOpt,
+    SettingsError,
     StoreOpt,
     UrlOpt,
     VerboseOpt,
@@ -78,6 +81,23 @@ def print_audit(report: AuditReport) -> None:
         out.print(f"  moved {m.chunk_id} to quarantine ({m.how}, {m.reason})", highlight=False)
 
 
+def check_writable(path: Path, option: str) -> None:
+    """Refuse an output path that cannot be written, before the audit (which may move chunks) runs.
+
+    Raises:
+        SettingsError: Naming the option, the path and why.
+    """
+    if path.is_dir():
+        raise SettingsError(f"{option} {path} is a folder; name a file in it")
+    parent = path.parent
+    while not parent.exists():  # missing folders are created when the file is written
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SettingsError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SettingsError(f"{option} {path}: not writable")
+
+
 def audit(
     reembed: Annotated[
         bool, typer.Option("--reembed", help="Re-embed every chunk; flag vectors that do not match their text.")
@@ -135,13 +155,19 @@ def audit(
 ) -> None:
     """Re-audit the store: verify every seal, re-scan with today's detectors, diff with a baseline.
 
-    Exit 0 clean, 1 new findings, 2 integrity failures (2 wins), 3 could not run.
+    Exit 0 clean, 1 new findings, 2 integrity failures (2 wins), 3 could not run (also when the
+    report could not be written at the end, unless there are integrity failures: 2 still wins).
     """
     setup_logging(verbose)
+    unwritten: str | None = None
     with errors():
         parts = parse_shard(shard)
         if update_baseline and baseline is None:
             raise ValueError("--update-baseline needs --baseline FILE")
+        if report is not None:
+            check_writable(report, "--report")
+        if update_baseline and baseline is not None:
+            check_writable(baseline, "--baseline")
         guard = open_guard(store, chroma_url, collection, key_file, config)
         result = with_progress(
             "auditing",
@@ -160,13 +186,20 @@ def audit(
             ),
         )
         if report is not None:
-            write_html(result, report)
+            try:
+                write_html(result, report)
+            except OSError as exc:  # the disk filled up, or the folder changed since the check
+                unwritten = f"the audit ran, but its report could not be written to {report}: {exc}"
         if as_json:
             sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         else:
             print_audit(result)
-            if report is not None:
+            if report is not None and unwritten is None:
                 out.print(f"report written to {report}", highlight=False)
+    if unwritten is not None:
+        err.print(f"error: {unwritten}", highlight=False, markup=False)
+        # Tampering must never read as a crash to the job that runs this: 2 still wins.
+        raise typer.Exit(EXIT_INTEGRITY if result.exit_code == EXIT_INTEGRITY else EXIT_ERROR)
     raise typer.Exit(result.exit_code)
 
 

@@ -114,10 +114,10 @@ class SettingsError(RagguardError):
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Turn ragguard errors into one line on stderr and exit code 3."""
+    """Turn ragguard errors, bad values and failed file operations into one line on stderr and exit code 3."""
     try:
         yield
-    except (RagguardError, ValueError) as exc:
+    except (RagguardError, ValueError, OSError) as exc:
         err.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
 
