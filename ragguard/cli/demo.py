@@ -19,7 +19,14 @@ def demo(
         Path | None, typer.Option(help=r"The demo data folder \[default: demo/data of this checkout].")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help=r"Keep the demo stores here \[default: a temporary folder].")
+        Path | None,
+        typer.Option(
+            "--store",
+            help=(
+                r"Keep the demo stores here \[default: a temporary folder]: DIR/guarded (with its key) opens "
+                "with the other commands' --store; a re-run replaces them. A folder holding anything else is refused."
+            ),
+        ),
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -194,17 +195,18 @@ class Keyring:
             keys.append(item)
         return {"format": KEYRING_FORMAT, "active": self.active_id, "keys": keys}
 
-    def save(self, path: Path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically with mode 0600 (the file never exists with a wider mode)."""
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2), mode=0o600)
+        atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2), mode=0o600)
 
     @classmethod
-    def load(cls, path: Path) -> Keyring:
+    def load(cls, path: str | os.PathLike[str]) -> Keyring:
         """Read a key file.
 
         Raises:
             SigningKeyError: If the file is missing, readable by group/others, or malformed.
         """
+        path = Path(path)
         try:
             st = path.stat()
         except FileNotFoundError:

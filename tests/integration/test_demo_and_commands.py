@@ -26,6 +26,29 @@ def test_demo_guarded_retriever_serves_no_attacker_text(tmp_path: Path, embedder
     assert result.audit.exit_code == 2
 
 
+def test_demo_rerun_in_the_same_folder_starts_afresh_and_its_store_opens_with_other_commands(
+    tmp_path: Path, embedder: object
+) -> None:
+    from ragguard import Guard
+
+    data = default_data_dir()
+    assert data is not None
+    first = run(data, tmp_path, say=lambda _: None, embedder=embedder)
+    again = run(data, tmp_path, say=lambda _: None, embedder=embedder)
+    # A re-run used to keep the old chunks under a new throwaway key: every one an integrity failure.
+    assert again.attacker_rows == first.attacker_rows and again.attacker_rows[1] == 0
+    assert again.audit.by_reason() == first.audit.by_reason() == {"unsealed": 1, "embedding_mismatch": 1}
+    kept = Guard.open(tmp_path / "guarded", embedder=embedder)  # the key was saved where commands look
+    assert kept.audit().by_reason() == {"unsealed": 1, "embedding_mismatch": 1}
+
+
+def test_demo_refuses_a_folder_that_holds_something_else(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    res = runner.invoke(app, ["demo", "--store", str(tmp_path)])
+    assert res.exit_code == EXIT_ERROR and "holds no earlier demo" in res.output.replace("\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_demo_command_runs(tmp_path: Path) -> None:
     res = runner.invoke(app, ["demo", "--store", str(tmp_path)])
     assert res.exit_code == 0, res.output
