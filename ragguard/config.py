@@ -227,6 +227,8 @@ def sources_with_toml(
     raw = init_settings().get(field) or os.environ.get(env_var)
     if raw:
         path = Path(raw)
+        if path.is_dir():
+            raise error(f"config file {path} is a folder, not a TOML file")
         if not path.is_file():
             raise error(f"config file {path} does not exist")
         try:

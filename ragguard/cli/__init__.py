@@ -38,8 +38,13 @@ class _CommandLineError(UsageError):
 def _usage_exits_as_error() -> Iterator[None]:
     try:
         yield
-    except (NoArgsIsHelpError, _CommandLineError):
-        raise  # bare ``ragguard`` shows the help as click does; already converted
+    except NoArgsIsHelpError as exc:
+        # Bare ``ragguard`` or ``ragguard quarantine``: the help, as click shows it, but exit 3
+        # like any usage error; click's 2 is the audit's "integrity failures".
+        exc.exit_code = EXIT_ERROR
+        raise
+    except _CommandLineError:
+        raise  # already converted
     except UsageError as exc:
         raise _CommandLineError(exc.format_message(), ctx=exc.ctx) from None
 

@@ -67,7 +67,12 @@ def print_audit(report: AuditReport) -> None:
                 table.add_row(f.chunk_id, f.collection, f.reason.value, f.source, preview(f.preview, 60))
             out.print(table)
     new = report.new_findings
-    if new:
+    if new and out.width < TABLE_MIN_WIDTH:  # a cron log or a narrow terminal: one entry per finding
+        out.print("new findings:", highlight=False)
+        for n in new[:20]:
+            action = n.action.value if n.action else "-"
+            print_entry(f"{n.chunk_id}  {action}  {n.code}  {n.score:.2f}", n.explanation)
+    elif new:
         table = Table(
             id_column(n.chunk_id for n in new[:20]), "action", "rule", "score", "explanation", title="new findings"
         )

@@ -159,6 +159,26 @@ def test_cli_audit_exit_codes_json_baseline_and_report(tmp_path: Path, embedder:
     assert "planted" in out
 
 
+@pytest.mark.parametrize("width", [80, 200])
+def test_cli_audit_new_findings_read_as_sentences_on_a_narrow_terminal(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    from ragguard.cli.common import out
+
+    store = str(tmp_path / "store")
+    Guard.open(store, embedder=embedder, detectors=[]).ingest([INJECTED], source="https://upload.example/x")
+    code, doc = _cli("audit", "--store", store, "--json")
+    assert code == EXIT_NEW_FINDINGS
+    explanation = json.loads(doc)["findings"][0]["explanation"]
+    monkeypatch.setattr(out, "width", width)
+    code, shown = _cli("audit", "--store", store)
+    assert code == EXIT_NEW_FINDINGS and "new findings" in shown
+    if width < 120:  # a cron log: one finding per entry, its explanation a line, not a word per line
+        assert "┃" not in shown and " ".join(explanation.split())[:60] in shown
+    else:
+        assert "┃" in shown
+
+
 def test_cli_audit_errors_exit_3(tmp_path: Path) -> None:
     assert _cli("audit", "--store", str(tmp_path / "nothing"))[0] == 3
     assert _cli("audit", "--store", str(tmp_path), "--update-baseline")[0] == 3

@@ -110,6 +110,7 @@ def test_bad_key_file(tmp_path: Path) -> None:
         ["quarantine", "bogus"],
         ["quarantine", "list", "--offset", str(2**63)],  # past what Chroma counts (32 bits)
         ["quarantine", "list", "--limit", str(2**40)],
+        ["quarantine"],  # no subcommand: the help, and exit 3
     ],
 )
 def test_usage_errors_exit_3_never_2_which_audit_keeps_for_integrity_failures(args: list[str], tmp_path: Path) -> None:
@@ -125,6 +126,11 @@ def test_a_query_that_is_not_valid_text_is_one_line_not_a_traceback(tmp_path: Pa
     assert "Traceback" not in out
 
 
+def test_bare_ragguard_shows_the_help_and_exits_3() -> None:
+    code, out = _run()
+    assert code == EXIT_ERROR and "Usage: ragguard" in out and "audit" in out
+
+
 def test_store_and_chroma_url_together_are_refused(tmp_path: Path) -> None:
     code, out = _run("search", "x", "--store", str(tmp_path / "s"), "--chroma-url", "http://127.0.0.1:9")
     assert code == EXIT_ERROR and "not both" in out
@@ -138,6 +144,11 @@ def test_a_file_given_as_the_store_is_named_not_a_traceback(tmp_path: Path) -> N
     code, out = _run("ingest", str(doc), "--store", str(f))
     assert code == EXIT_ERROR and f"{f} is a file" in out and "Traceback" not in out
     assert f.read_text() == "not a store"
+
+
+def test_a_folder_given_as_the_config_is_named_as_a_folder(tmp_path: Path) -> None:
+    code, out = _run("search", "x", "--store", str(tmp_path / "s"), "--config", str(tmp_path))
+    assert code == EXIT_ERROR and f"config file {tmp_path} is a folder" in out.replace("\n", "")
 
 
 def test_invalid_toml_config_names_the_file(tmp_path: Path) -> None:

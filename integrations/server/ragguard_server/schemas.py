@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from ragguard import Action, DropReason, TrustTier
 
 MetadataValue = StrictStr | StrictBool | StrictInt | StrictFloat
+
+
+def _absent(value: object) -> bool:
+    """Optional keys are left out when empty, as in the CLI's ``--json`` (DESIGN.md: ``"span"?``)."""
+    return value is None or value == []
+
+
 RecordId = StrictStr | StrictInt
 
 
@@ -50,7 +57,11 @@ class FindingOut(BaseModel):
     code: str
     score: float
     explanation: str
-    span: list[int] | None = Field(default=None, description="[start, end) character offsets within the chunk.")
+    span: list[int] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="[start, end) character offsets within the chunk; absent when the finding judges the whole chunk.",
+    )
 
 
 class ThresholdsOut(BaseModel):
@@ -148,10 +159,12 @@ class RescanOut(BaseModel):
     findings: list[FindingOut]
     text_only_because: str | None = Field(
         default=None,
+        exclude_if=_absent,
         description="Set when only the text detectors ran: why the stored vector could not be used.",
     )
     not_found_again: list[str] = Field(
         default_factory=list,
+        exclude_if=_absent,
         description="Sealed rule codes today's screen did not find (seams, a changed store or rules).",
     )
 
@@ -171,10 +184,14 @@ class QuarantineEntryOut(BaseModel):
     seal_valid: bool
     text: str
     audit_reason: str | None = Field(
-        default=None, description="Why an audit moved the chunk here as-is (an integrity reason), when one did."
+        default=None,
+        exclude_if=_absent,
+        description="Why an audit moved the chunk here as-is (an integrity reason), when one did.",
     )
     rescan: RescanOut | None = Field(
-        default=None, description="Today's detectors on the chunk, with explanations and spans (single entry only)."
+        default=None,
+        exclude_if=_absent,
+        description="Today's detectors on the chunk, with explanations and spans (single entry only).",
     )
 
 

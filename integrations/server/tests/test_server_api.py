@@ -576,3 +576,22 @@ async def test_async_client_over_asgi_transport(app: FastAPI) -> None:
         r = await ac.post("/v1/search", json={"query": "async text", "k": 1}, headers=AUTH)
         assert len(r.json()["hits"]) == 1
         assert json.loads((await ac.get("/readyz")).text)["checks"]["model"] == "pending"  # no lifespan here
+
+
+def test_http_bodies_leave_out_empty_optional_keys_exactly_as_the_cli_json_does() -> None:
+    # DESIGN.md: findings are {"detector", "code", "score", "explanation", "span"?}; the server's
+    # README promises records identical to `ragguard ingest --json`, which omits what is absent.
+    from ragguard import Finding, Span, TrustTier
+    from ragguard.quarantine import Rescan
+    from ragguard.testing import make_guard
+
+    from ragguard_server.schemas import FindingOut, RescanOut
+
+    local = Finding("instructions", "RG-INS-001", 0.9, "an override.", Span(3, 9))
+    whole = Finding("classifier", "RG-ML-001", 0.4, "reads as an injection.")
+    for f in (local, whole):
+        assert FindingOut.model_validate(f.to_dict()).model_dump(mode="json") == f.to_dict()
+    assert "span" not in FindingOut.model_validate(whole.to_dict()).model_dump(mode="json")
+    verdict = make_guard().policy.decide("c1", [whole], TrustTier.UNTRUSTED)
+    rescan = Rescan(verdict)
+    assert RescanOut.model_validate(rescan.to_dict()).model_dump(mode="json") == rescan.to_dict()
