@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 #: Largest caller metadata value, in characters (Chroma metadata is for short scalars).
 MAX_METADATA_VALUE_CHARS = 8192
 MAX_METADATA_KEYS = 64
+# Chroma refuses metadata keys starting with "#" or "$" (its operators) and reserves "chroma:".
+_STORE_RESERVED = ("#", "$", "chroma:")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 UNSPECIFIED_SOURCE = "urn:ragguard:unspecified"
 
 
@@ -149,8 +153,21 @@ def validate_metadata(meta: Any, where: str) -> dict[str, MetadataValue]:
         validate_utf8(key, f"metadata key {key!r}", where)
         if key.startswith(PREFIX):
             raise InputError(f"{where}: metadata key {key!r} uses the reserved prefix {PREFIX!r}")
-        if isinstance(value, float) and value != value:
-            raise InputError(f"{where}: metadata {key!r} is NaN")
+        if key.startswith(_STORE_RESERVED):
+            raise InputError(
+                f"{where}: metadata key {key!r} starts with {key[0] if key[0] in '#$' else 'chroma:'!r}, "
+                "which the vector store reserves"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{where}: metadata {key!r} is {value}; only finite numbers can be stored")
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+            # Chroma would keep it as a float: not the sealed value, so never served again.
+            raise InputError(
+                f"{where}: metadata {key!r} is an integer outside 64 bits, which the store cannot keep; "
+                "store it as a string"
+            )
+        if isinstance(value, float) and value == 0.0:
+            value = 0.0  # -0.0 comes back from the store as 0.0: seal what will be read back
         if not isinstance(value, (str, int, float, bool)):
             raise InputError(
                 f"{where}: metadata {key!r} is a {type(value).__name__}; only strings, numbers and booleans "

@@ -290,6 +290,11 @@ def test_bad_records_fail_before_anything_is_stored() -> None:
         ([{"text": "ok", "source": "urn:\ud800"}], "'source' holds a lone surrogate"),
         ([{"text": "ok", "metadata": {"k": "\ud800"}}], "metadata 'k' holds a lone surrogate"),
         ([{"text": "ok", "metadata": {"k\ud800": 1}}], "metadata key .* holds a lone surrogate"),
+        # What the store cannot keep as given: it would come back other than sealed, and never be served.
+        ([{"text": "ok", "metadata": {"hash": 2**63 + 5}}], "'hash' is an integer outside 64 bits"),
+        ([{"text": "ok", "metadata": {"x": float("inf")}}], "only finite numbers"),
+        ([{"text": "ok", "metadata": {"#tag": "x"}}], "key '#tag' starts with '#', which the vector store reserves"),
+        ([{"text": "ok", "metadata": {"chroma:document": "x"}}], "reserves"),
     ]:
         with pytest.raises(InputError, match=msg):
             g.ingest([CLEAN[1], *bad], source="s")
@@ -315,6 +320,18 @@ def test_a_sealed_lone_surrogate_from_an_older_release_is_dropped_and_never_brea
     json.dumps(result.to_dict(CLEAN[0]), ensure_ascii=False).encode("utf-8")  # the answer can be sent
     report = g.audit()
     assert [f.reason for f in report.integrity_failures] == [DropReason.MALFORMED_SEAL]
+
+
+def test_metadata_chroma_gives_back_otherwise_is_sealed_as_it_comes_back(tmp_path) -> None:
+    from ragguard.stores import ChromaStore
+
+    g = Guard(ChromaStore(path=tmp_path / "s"), FakeEmbedder(), keyring=Keyring.generate(), detectors=[])
+    rec = {"text": "Station 12 temperature anomaly report.", "metadata": {"anomaly_c": round(-0.04, 1), "n": 2**63 - 1}}
+    assert g.ingest([rec], source="s").counts()["allowed"] == 1
+    hit = g.search("temperature anomaly", k=1)
+    assert not hit.dropped and hit.hits[0].metadata == {"anomaly_c": 0.0, "n": 2**63 - 1}  # -0.0 reads back as 0.0
+    assert g.ingest([rec], source="s").counts()["unchanged"] == 1
+    assert g.audit().exit_code == 0
 
 
 def test_long_text_is_chunked_and_record_verdict_is_worst() -> None:
