@@ -7,12 +7,16 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, data: str, *, mode: int | None = None) -> None:
+def atomic_write_text(path: Path, data: str, *, mode: int | None = None, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsynced, renamed.
 
     A crash mid-write leaves the old file intact, never a truncated one. With
     ``mode``, the temp file gets it before any byte is written (so a key file
-    never exists with a wider mode).
+    never exists with a wider mode). With ``exclusive``, an existing ``path`` is
+    never replaced, even by a writer racing this one.
+
+    Raises:
+        FileExistsError: With ``exclusive``, if ``path`` exists.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -23,7 +27,12 @@ def atomic_write_text(path: Path, data: str, *, mode: int | None = None) -> None
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            # A hard link is created only if the name is free: the whole file appears at once or not at all.
+            os.link(tmp, path)
+            Path(tmp).unlink()
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

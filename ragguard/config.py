@@ -67,7 +67,10 @@ class SourceRule(BaseModel):
 class Settings(BaseSettings):
     """ragguard settings. Every field can be set as ``RAGGUARD_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="RAGGUARD_", extra="forbid", validate_default=True)
+    # hide_input_in_errors: a mistyped signing_key (a number in TOML) must not appear in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="RAGGUARD_", extra="forbid", validate_default=True, hide_input_in_errors=True
+    )
 
     store: Path = DEFAULT_STORE
     chroma_url: str | None = None

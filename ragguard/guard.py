@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -88,6 +89,10 @@ class Guard:
         self._cols: tuple[Collection, Collection] | None = None
         # Seals this guard has verified, so chunks retrieved again skip the signature check.
         self._seal_cache = SealCache(self.settings.seal_cache_size)
+        # The keyring is resolved (for a new store: generated and saved) once, even when the first
+        # calls come from several threads at once: two would each save a key, and the chunks sealed
+        # with the one overwritten could never be verified again.
+        self._resolving = threading.Lock()
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -150,13 +155,15 @@ class Guard:
     def keyring(self, *, create: bool = False) -> Keyring:
         """The keyring (resolved once; generated for a new embedded store when ``create``)."""
         if self._keyring is None:
-            secret = self.settings.signing_key.get_secret_value() if self.settings.signing_key else None
-            self._keyring = resolve_keyring(
-                key_file=self.settings.key_file,
-                secret=secret,
-                default_file=self._key_dir / KEYRING_FILENAME if self._key_dir is not None else None,
-                create=create,
-            )
+            with self._resolving:
+                if self._keyring is None:
+                    secret = self.settings.signing_key.get_secret_value() if self.settings.signing_key else None
+                    self._keyring = resolve_keyring(
+                        key_file=self.settings.key_file,
+                        secret=secret,
+                        default_file=self._key_dir / KEYRING_FILENAME if self._key_dir is not None else None,
+                        create=create,
+                    )
         return self._keyring
 
     @property

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ragguard.detectors.base import Detector, ScreeningBatch, detect_texts, split_detectors
+from ragguard.detectors.base import Detector, ScreeningBatch, detect_batch, detect_texts, split_detectors
 from ragguard.detectors.seams import seam_findings
 from ragguard.types import Chunk, Finding, RecordVerdict, TrustTier, Verdict
 
@@ -140,7 +140,7 @@ def detect_all(
     per_chunk: list[list[Finding]] = [[] for _ in batch.chunks]
     for det in guard.detectors:  # in the guard's order, whichever thread ran them
         results = from_text.get(id(det))
-        for i, found in enumerate(results if results is not None else det.detect(batch)):
+        for i, found in enumerate(results if results is not None else detect_batch(det, batch)):
             per_chunk[i].extend(found)
     return per_chunk
 

@@ -114,6 +114,8 @@ def load_baseline(path: Path) -> Baseline | None:
         return None
     except OSError as exc:
         raise InputError(f"cannot read baseline {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"baseline {path} is not UTF-8 (invalid byte at offset {exc.start})") from None
     try:
         doc = json.loads(raw)
     except ValueError as exc:

@@ -34,7 +34,7 @@ from ragguard.audit.results import (
     IntegrityFailure,
     IntegrityReason,
 )
-from ragguard.detectors.base import ScreeningBatch, split_detectors
+from ragguard.detectors.base import ScreeningBatch, detect_batch, split_detectors
 from ragguard.embedders.base import same_vector
 from ragguard.errors import ConfigurationError, SigningKeyError, StoreError
 from ragguard.provenance.canonical import text_digest
@@ -221,7 +221,7 @@ class _Auditor:
         self.s.add("text_scan_skipped", len(ok) - len(scanned))
         text_scan = self.pool.submit([chunks[i].text for i in scanned])
         batch = ScreeningBatch(chunks, vectors, tiers, store=self.view, embedder=self.model_id)
-        others = {id(d): d.detect(batch) for d in self.other_detectors}
+        others = {id(d): detect_batch(d, batch) for d in self.other_detectors}
         self.pending.append(_Page(ok, tiers, vectors, others, text_scan, scanned))
         self.s.add("verified", len(ok))
         # Bounded look-ahead: memory stays one page per worker, whatever the store's size.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from ragguard.detectors.memo import shared_text_work
+from ragguard.errors import ConfigurationError
 from ragguard.types import Chunk, Finding, TrustTier
 
 if TYPE_CHECKING:
@@ -87,6 +88,23 @@ class Detector(Protocol):
     def detect(self, batch: ScreeningBatch) -> list[list[Finding]]:
         """Return one list of findings per chunk (empty when nothing is suspicious)."""
         ...
+
+
+def detect_batch(detector: Detector, batch: ScreeningBatch) -> list[list[Finding]]:
+    """``detector.detect(batch)``, refused unless it gives exactly one list per chunk.
+
+    A short answer would leave chunks unjudged, and so allowed: screening fails closed instead.
+
+    Raises:
+        ConfigurationError: Naming the detector and the counts.
+    """
+    found = detector.detect(batch)
+    if len(found) != len(batch.chunks):
+        raise ConfigurationError(
+            f"detector {getattr(detector, 'name', type(detector).__name__)!r} returned {len(found)} lists of "
+            f"findings for {len(batch.chunks)} chunks; Detector.detect must return one list per chunk"
+        )
+    return found
 
 
 class TextDetector(abc.ABC):

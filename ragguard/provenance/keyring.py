@@ -195,9 +195,13 @@ class Keyring:
             keys.append(item)
         return {"format": KEYRING_FORMAT, "active": self.active_id, "keys": keys}
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically with mode 0600 (the file never exists with a wider mode)."""
-        atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2), mode=0o600)
+    def save(self, path: str | os.PathLike[str], *, exclusive: bool = False) -> None:
+        """Write atomically with mode 0600 (the file never exists with a wider mode).
+
+        Raises:
+            FileExistsError: With ``exclusive``, if the file exists (it is left as it is).
+        """
+        atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2), mode=0o600, exclusive=exclusive)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Keyring:
@@ -235,10 +239,12 @@ class Keyring:
                 if signer.key_id != item["id"]:
                     raise SigningKeyError(f"{where}: key id {item['id']!r} does not match its key material")
                 ring.add(signer, created=str(item.get("created", "")), revoked=bool(item.get("revoked")))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a number where base64 goes, ...
             raise SigningKeyError(f"{where}: malformed key entry ({type(exc).__name__})") from None
         active = data.get("active")
         if active is not None:
+            if not isinstance(active, str):
+                raise SigningKeyError(f"{where}: 'active' must be a key id (a string)")
             ring.set_active(active)
         return ring
 
@@ -293,7 +299,10 @@ def resolve_keyring(
             "was moved (pass --key-file or set RAGGUARD_KEY_FILE)"
         )
     ring = Keyring.generate()
-    ring.save(default_file)
+    try:
+        ring.save(default_file, exclusive=True)
+    except FileExistsError:  # another process made the store's key first: seal with that one
+        return Keyring.load(default_file)
     _log.warning(
         "generated a new signing key at %s (mode 0600). Back it up: chunks sealed with it cannot be "
         "verified without it.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,6 +235,9 @@ class ChromaStore:
         self.path = Path(path) if path is not None else None
         self.url = url
         self._client: Any = None
+        # First use from several threads at once must make one client (chromadb's own
+        # creation is not safe to race).
+        self._connecting = threading.Lock()
 
     def describe(self) -> str:
         """Where the store is (the URL without credentials)."""
@@ -245,6 +249,12 @@ class ChromaStore:
     def _connect(self, *, create: bool) -> Any:
         if self._client is not None:
             return self._client
+        with self._connecting:
+            if self._client is None:
+                self._client = self._new_client(create)
+        return self._client
+
+    def _new_client(self, create: bool) -> Any:
         import chromadb
         from chromadb.config import Settings
 
@@ -254,31 +264,31 @@ class ChromaStore:
                 u = urlparse(self.url)
                 if u.scheme not in ("http", "https") or not u.hostname:
                     raise StoreError(f"not a Chroma server URL: {self.url!r} (expected http://HOST:PORT)")
-                self._client = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=u.hostname,
                     port=u.port or (443 if u.scheme == "https" else 8000),
                     ssl=u.scheme == "https",
                     settings=settings,
                 )
-                self._client.heartbeat()
+                client.heartbeat()
             else:
                 assert self.path is not None
                 if not create and not (self.path / "chroma.sqlite3").exists():
                     raise StoreError(f"no ragguard store at {self.path} (run `ragguard ingest` to create one)")
                 self.path.mkdir(parents=True, exist_ok=True)
                 try:
-                    self._client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+                    client = chromadb.PersistentClient(path=str(self.path), settings=settings)
                 except ValueError as exc:
                     # chromadb keeps one client per path per process: if the application
                     # (a LangChain Chroma, say) opened this path with other settings, share it.
                     if "already exists" not in str(exc):
                         raise
-                    self._client = chromadb.PersistentClient(path=str(self.path))
+                    client = chromadb.PersistentClient(path=str(self.path))
         except StoreError:
             raise
         except Exception as exc:  # chromadb raises many types; name the store, not internals
             raise StoreError(f"cannot open {self.describe()}: {exc}") from exc
-        return self._client
+        return client
 
     def client(self, *, create: bool = False) -> Any:
         """The underlying ``chromadb`` client (connecting on first use), for adapters.
@@ -294,7 +304,11 @@ class ChromaStore:
         if self.path is not None and not (self.path / "chroma.sqlite3").exists():
             return False
         client = self._connect(create=False)
-        return name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        try:
+            listed = client.list_collections()
+        except Exception as exc:  # a server gone away since the client connected
+            raise StoreError(f"cannot list the collections of {self.describe()}: {exc}") from exc
+        return name in {c if isinstance(c, str) else c.name for c in listed}
 
     def collection(self, name: str, *, create: bool) -> ChromaCollection:
         """Open (or create, inner-product space, no embedding function) a collection."""

@@ -254,3 +254,13 @@ def test_adopt_reembeds_screens_and_leaves_the_source_alone() -> None:
     assert again.unchanged == 7 and again.allowed == 0
     with pytest.raises(ValueError):
         g.adopt(g.collection_name)
+
+
+def test_a_baseline_that_is_not_utf8_is_an_input_error(tmp_path) -> None:
+    from ragguard.audit.baseline import load_baseline
+    from ragguard.errors import InputError
+
+    path = tmp_path / "baseline.json"
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(InputError, match="baseline .* is not UTF-8"):
+        load_baseline(path)

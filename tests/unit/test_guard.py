@@ -9,7 +9,7 @@ import pytest
 
 from ragguard import Action, DropReason, Guard, Settings, SourceRule, TrustTier
 from ragguard.detectors.base import TextDetector
-from ragguard.errors import InputError, IntegrityError, NotFoundError, StoreError
+from ragguard.errors import ConfigurationError, InputError, IntegrityError, NotFoundError, StoreError
 from ragguard.policy import Thresholds
 from ragguard.provenance import Keyring
 from ragguard.provenance.seal import from_metadata
@@ -620,3 +620,55 @@ def test_reingest_after_revocation_reseals_in_place_on_chroma_too(tmp_path) -> N
     assert g.search("river", k=4).hits == ()
     assert g.ingest(CLEAN, source="s").stored == len(CLEAN)
     assert len(g.search("river", k=4).hits) == len(CLEAN) and g.audit().exit_code == 0
+
+
+def test_first_ingests_from_two_threads_seal_with_one_saved_key(tmp_path) -> None:
+    import threading
+
+    from ragguard.stores.memory import InMemoryStore
+
+    for trial in range(20):
+        g = Guard(InMemoryStore(), FakeEmbedder(), key_dir=tmp_path / str(trial), detectors=[])
+        start = threading.Barrier(2)
+
+        def first_ingest(i: int, g: Guard = g, start: threading.Barrier = start, trial: int = trial) -> None:
+            start.wait()
+            g.ingest([f"text number {i} of trial {trial}"], source="s")
+
+        threads = [threading.Thread(target=first_ingest, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # Every chunk verifies under the key saved in the store's folder, as a later process reads it.
+        reopened = Guard(g.store, FakeEmbedder(), key_dir=tmp_path / str(trial), detectors=[])
+        ids = [c.id for c in served(g).page(0, 10, include_embeddings=False)]
+        assert len(ids) == 2
+        assert all(reason is None for _, reason in reopened.verify_stored(ids).values()), trial
+
+
+def test_a_store_gone_away_while_listing_collections_is_a_store_error() -> None:
+    from ragguard.stores import ChromaStore
+
+    class _Gone:
+        def list_collections(self) -> list[str]:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    store = ChromaStore(url="http://127.0.0.1:9")
+    store._client = _Gone()  # connected once, then the server went away
+    with pytest.raises(StoreError, match="cannot list the collections of Chroma server http://127.0.0.1:9"):
+        store.has_collection("ragguard")
+
+
+@pytest.mark.parametrize("lists", [1, 4])
+def test_a_detector_answering_for_the_wrong_number_of_chunks_fails_closed(lists: int) -> None:
+    class _Miscounts:
+        name = "miscounts"
+
+        def detect(self, batch: object) -> list[list[Finding]]:
+            return [[Finding(self.name, "RG-TEST-009", 0.99, "always.")] for _ in range(lists)]
+
+    g = guard(detectors=[_Miscounts()])
+    with pytest.raises(ConfigurationError, match="'miscounts' returned .* lists of findings for 3 chunks"):
+        g.ingest(CLEAN[:3], source="s")  # one list for three chunks used to allow the other two
+    assert served(g).count() == 0  # nothing was stored

@@ -327,6 +327,34 @@ def test_malformed_key_file_gives_a_clear_error(tmp_path) -> None:
         Keyring.load(path)
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["keys"][0].__setitem__("secret", 12345678),  # a number where base64 goes
+        lambda d: d.__setitem__("active", ["x"]),
+        lambda d: d["keys"][0].pop("alg"),
+    ],
+)
+def test_key_files_of_the_right_format_but_wrong_types_are_signing_key_errors(tmp_path, edit) -> None:
+    path = tmp_path / "keys.json"
+    doc = Keyring.generate().to_json()
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    with pytest.raises(SigningKeyError, match="keys.json"):
+        Keyring.load(path)
+
+
+def test_a_signing_key_of_the_wrong_type_in_a_config_file_is_not_echoed(tmp_path) -> None:
+    from ragguard import Settings
+
+    cfg = tmp_path / "ragguard.toml"
+    cfg.write_text("signing_key = 8812345678901234567\n")
+    with pytest.raises(ValueError) as err:
+        Settings(config=cfg)
+    assert "8812345678901234567" not in str(err.value)
+
+
 def test_short_secret_is_refused() -> None:
     with pytest.raises(SigningKeyError, match="at least 16"):
         Keyring.from_secret("short")
@@ -500,3 +528,21 @@ def test_a_keyring_that_cannot_sign_says_why() -> None:
     ring.revoke(ring.active().key_id)
     with pytest.raises(SigningKeyError, match="every key in the keyring is revoked: add a new one"):
         ring.active()
+
+
+def test_a_store_key_made_by_another_process_first_is_used_not_replaced(tmp_path: pathlib.Path, monkeypatch) -> None:
+    from ragguard.provenance.keyring import resolve_keyring
+
+    default = tmp_path / "store" / "keyring.json"
+    theirs = Keyring.generate()
+    generate = Keyring.generate
+
+    def racing_generate(*args: object, **kw: object) -> Keyring:
+        theirs.save(default)  # the other process saves its key between our check and our save
+        return generate(*args, **kw)
+
+    monkeypatch.setattr(Keyring, "generate", staticmethod(racing_generate))
+    ring = resolve_keyring(key_file=None, secret=None, default_file=default, create=True)
+    assert ring.active().key_id == theirs.active().key_id
+    assert Keyring.load(default).active().key_id == theirs.active().key_id
+    assert [p.name for p in default.parent.iterdir()] == ["keyring.json"]  # no temporary file left
