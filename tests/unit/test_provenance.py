@@ -319,29 +319,26 @@ def test_keyring_file_roundtrip_is_0600_and_checks_permissions(tmp_path) -> None
         Keyring.load(path)
 
 
-def test_malformed_key_file_gives_a_clear_error(tmp_path) -> None:
-    path = tmp_path / "keys.json"
-    path.write_text("{not json")
-    path.chmod(0o600)
-    with pytest.raises(SigningKeyError, match="not a readable ragguard keyring"):
-        Keyring.load(path)
+def _unparseable(doc: dict) -> str:
+    return "{not json"
 
 
 @pytest.mark.parametrize(
-    "edit",
+    ("edit", "says"),
     [
-        lambda d: d["keys"][0].__setitem__("secret", 12345678),  # a number where base64 goes
-        lambda d: d.__setitem__("active", ["x"]),
-        lambda d: d["keys"][0].pop("alg"),
+        (_unparseable, "not a readable ragguard keyring"),
+        (lambda d: d["keys"][0].__setitem__("secret", 12345678), "malformed key entry"),  # a number, not base64
+        (lambda d: d.__setitem__("active", ["x"]), "'active' must be a key id"),
+        (lambda d: d["keys"][0].__delitem__("alg"), "malformed key entry"),
     ],
 )
-def test_key_files_of_the_right_format_but_wrong_types_are_signing_key_errors(tmp_path, edit) -> None:
+def test_malformed_key_files_are_signing_key_errors_naming_the_file(tmp_path, edit, says: str) -> None:
     path = tmp_path / "keys.json"
     doc = Keyring.generate().to_json()
-    edit(doc)
-    path.write_text(json.dumps(doc))
+    text = edit(doc)
+    path.write_text(text if isinstance(text, str) else json.dumps(doc))
     path.chmod(0o600)
-    with pytest.raises(SigningKeyError, match="keys.json"):
+    with pytest.raises(SigningKeyError, match=f"keys.json.*{says}|{says}.*keys.json"):
         Keyring.load(path)
 
 
