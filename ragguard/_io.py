@@ -29,8 +29,16 @@ def atomic_write_text(path: Path, data: str, *, mode: int | None = None, exclusi
             os.fsync(fh.fileno())
         if exclusive:
             # A hard link is created only if the name is free: the whole file appears at once or not at all.
-            os.link(tmp, path)
-            Path(tmp).unlink()
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: check, then rename (a narrow race left)
+                if path.exists():
+                    raise FileExistsError(path) from None
+                os.replace(tmp, path)
+            else:
+                Path(tmp).unlink()
         else:
             os.replace(tmp, path)
     except BaseException:

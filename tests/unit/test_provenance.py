@@ -543,3 +543,18 @@ def test_a_store_key_made_by_another_process_first_is_used_not_replaced(tmp_path
     assert ring.active().key_id == theirs.active().key_id
     assert Keyring.load(default).active().key_id == theirs.active().key_id
     assert [p.name for p in default.parent.iterdir()] == ["keyring.json"]  # no temporary file left
+
+
+def test_exclusive_key_save_works_without_hard_links(tmp_path: pathlib.Path, monkeypatch) -> None:
+    def no_links(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # what some network file systems answer
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "keyring.json"
+    first = Keyring.generate()
+    first.save(path, exclusive=True)
+    assert Keyring.load(path).active_id == first.active_id
+    with pytest.raises(FileExistsError):
+        Keyring.generate().save(path, exclusive=True)
+    assert Keyring.load(path).active_id == first.active_id
+    assert [p.name for p in tmp_path.iterdir()] == ["keyring.json"]
