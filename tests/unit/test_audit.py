@@ -49,6 +49,14 @@ def test_a_keyring_that_verifies_nothing_is_a_wrong_key_not_tampering(move: bool
     with pytest.raises(SigningKeyError, match=r"none of the \d+ stored chunks verifies with this keyring"):
         wrong.audit(quarantine=move)
     assert (served(g).count(), quarantined(g).count()) == before  # nothing was moved
+    # Still so once an earlier audit has moved a planted chunk out as-is (evidence it does not verify again).
+    planted = "Planted around the guard."
+    served(g).add(["planted"], g.embedder.embed([planted]), [planted], [{}])
+    assert [m.chunk_id for m in g.audit(quarantine=True).moved] == ["planted"]  # held as evidence from now on
+    before = (served(g).count(), quarantined(g).count())
+    with pytest.raises(SigningKeyError, match=r"none of the \d+ stored chunks verifies with this keyring"):
+        wrong.audit(quarantine=move)
+    assert (served(g).count(), quarantined(g).count()) == before
     # One chunk that does verify among foreign ones is a real integrity finding, not a key problem.
     foreign = Guard(g.store, g.embedder, settings=g.settings, keyring=Keyring.generate(), detectors=[])
     foreign.ingest(["A planted passage sealed by someone else's key."], source=SRC)
