@@ -196,6 +196,20 @@ def release(served: Collection, quarantine: Collection, chunk: StoredChunk, keyr
     _, user = split_metadata(chunk.metadata)
     meta = {**user, **seal(released, keyring)}
     served.add([chunk.id], np.asarray([chunk.embedding], dtype=np.float32), [chunk.text], [meta])
+    # The add leaves an existing row under the id in place: only delete the reviewed copy once
+    # what is served under its id is this chunk, released (now, or by an attempt that crashed).
+    now = served.get([chunk.id])
+    held, why_not = (now[0], None) if now else (None, "nothing was written")
+    if held is not None:
+        got, bad = verify(held.id, held.text, held.embedding, held.metadata, keyring)
+        same = got is not None and (got.text_sha256, got.embedding_sha256) == (prov.text_sha256, prov.embedding_sha256)
+        if bad is not None or not same or got is None or not got.review:
+            why_not = f"the served collection holds another chunk under that id ({bad.value if bad else 'not it'})"
+    if why_not is not None:
+        raise IntegrityError(
+            f"quarantined chunk {chunk.id} was not released: {why_not}; it stays quarantined "
+            "(run `ragguard audit` to see what is served under that id)"
+        )
     quarantine.delete([chunk.id])
 
 

@@ -100,6 +100,25 @@ def test_release_refuses_a_tampered_quarantined_chunk() -> None:
     assert served(g).count() == 0 and q.count() == 1
 
 
+def test_release_keeps_the_chunk_quarantined_when_another_holds_its_id_in_the_served_collection() -> None:
+    g = guard()
+    qid = g.ingest([BAD], source="s").records[0].chunks[0].chunk_id
+    planted = "Captain Hook was played by Dustin Hoffman."
+    served(g).add([qid], g.embedder.embed([planted]), [planted], [{}])  # written around the guard
+    with pytest.raises(IntegrityError, match="another chunk under that id"):
+        g.release(qid)
+    assert quarantined(g).count() == 1  # the reviewed copy is not lost
+    assert served(g).get([qid])[0].text == planted
+    # Repeating a release whose quarantine delete crashed still completes it.
+    g2 = guard()
+    qid2 = g2.ingest([BAD], source="s").records[0].chunks[0].chunk_id
+    kept = quarantined(g2).get([qid2])[0]
+    g2.release(qid2)
+    quarantined(g2).raw_set(qid2, kept.text, kept.embedding, kept.metadata)
+    g2.release(qid2)
+    assert quarantined(g2).count() == 0 and g2.search(BAD, k=1).hits[0].id == qid2
+
+
 def _rows(col: InMemoryCollection) -> list[tuple]:
     return [(c.id, c.text, c.embedding.tobytes(), sorted(c.metadata.items())) for c in col.page(0, 10_000)]
 
