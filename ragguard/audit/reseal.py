@@ -3,7 +3,8 @@
 Layout-1 seals (every provenance field its own ``rg_`` key) still verify, but
 Chroma pays for each of their 20 keys on every read, add and query
 (``bench/audit_perf.py``). Re-sealing gives each layout-1 chunk whose seal
-verifies the same provenance, re-signed by the active key, in layout 2; its id,
+verifies the same provenance, re-signed by the active key, in layout 2 (only
+chunks that key sealed: the others keep their own key's seal); its id,
 text, vector and caller metadata stay as they are, and the old keys go in the
 same update, so a crash leaves every chunk in one layout or the other, each
 verifying, and running it again finishes the job. A chunk whose seal does not
@@ -40,7 +41,9 @@ class ResealReport:
         resealed: Layout-1 chunks re-sealed in layout 2.
         current: Chunks already in layout 2 whose seal verifies (left alone).
         left: Chunks left untouched, by reason: a drop reason when the seal does not
-            verify, ``unknown_rg_keys`` for a verifying layout-1 seal that signs keys
+            verify, ``other_key`` for a layout-1 chunk sealed by a key other than the
+            active one (it still verifies; re-sealing it under the active key would carry
+            it past that key's revocation), ``unknown_rg_keys`` for a verifying layout-1 seal that signs keys
             this release does not know, ``changed_during_reseal`` when another writer
             replaced the chunk between the read and the update.
         held_by_audit: Quarantined chunks an audit moved there as they were (their seal
@@ -103,6 +106,11 @@ def reseal_store(guard: Guard, *, progress: Callable[[int, int], None] | None = 
                 rg, user = split_metadata(chunk.metadata)
                 if SEAL_KEY in rg:
                     current += 1
+                    continue
+                if prov.key_id != keyring.active_id:
+                    # Re-signing with the active key would carry the chunk past a later revocation of
+                    # the key that sealed it (as restamp, which leaves these too). It still verifies.
+                    left["other_key"] += 1
                     continue
                 if not rg.keys() <= _V1_KEYS:
                     # Signed, but with keys this release does not know: dropping them would lose data.

@@ -270,10 +270,12 @@ def reseal(
 ) -> None:
     """Re-seal layout-1 chunks (20 flat rg_ keys) in layout 2, in place, with the active key.
 
-    Only chunks whose seal verifies are re-signed; the rest are left untouched for
-    `ragguard audit` to report. Ids, texts, vectors and caller metadata do not change.
-    Safe to interrupt and run again; run it while nothing else writes to the store.
-    Exit 0 when every chunk is current, 2 when some were left as they are.
+    Only chunks whose seal verifies and that the active key sealed are re-signed; the rest
+    are left untouched (those another key sealed still verify, and keep that key's seal so
+    revoking it still stops them; re-seal them with that key active). Ids, texts, vectors
+    and caller metadata do not change. Safe to interrupt and run again; run it while
+    nothing else writes to the store. Exit 0 when every chunk is current or was left only
+    for its key, 2 when some were left because their seal does not verify (the audit reports them).
     """
     setup_logging(verbose)
     with errors():
@@ -287,8 +289,9 @@ def reseal(
             out.print(
                 f"read {c['read']} chunks: {c['resealed']} re-sealed, {c['current']} already current, "
                 f"{c['left']} left as they are"
-                + (f" ({why}; `ragguard audit` reports them)" if why else "")
+                + (f" ({why})" if why else "")
                 + (f"; {c['held_by_audit']} held in quarantine by an earlier audit" if c["held_by_audit"] else ""),
                 highlight=False,
             )
-    raise typer.Exit(EXIT_INTEGRITY if result.left else 0)
+    # Chunks left for their key still verify; any other reason is a seal the audit will report.
+    raise typer.Exit(EXIT_INTEGRITY if set(result.left) - {"other_key"} else 0)

@@ -86,15 +86,29 @@ def test_chunks_whose_seal_does_not_verify_are_left_untouched() -> None:
     assert after[victim.id] == before[victim.id] and after["rg-planted"] == before["rg-planted"]
 
 
-def test_reseal_signs_with_the_active_key_after_a_rotation() -> None:
+def test_reseal_leaves_chunks_another_key_sealed_so_revoking_that_key_still_stops_them() -> None:
     g = _guard()
     g.ingest(DOCS[:2], source="https://wiki.example/")
     rewrite_as_layout_1(g)
-    old = g.keyring().active_id
-    new = g.keyring().rotate().key_id
-    g.reseal()
-    keys = {from_metadata(m).key_id for m in _all(g).values()}
-    assert keys == {new} and new != old
+    ring = g.keyring()
+    old = ring.active_id
+    assert old is not None
+    ring.rotate()
+    report = g.reseal()
+    # Re-signed by the new key, they would outlive the old key's revocation (it may be compromised).
+    assert report.resealed == 0 and dict(report.left) == {"other_key": 2}
+    assert len(g.search(DOCS[0], k=2).hits) == 2  # they still verify, in layout 1
+    ring.revoke(old)
+    assert not g.search(DOCS[0], k=2).hits
+    # With the old key active again (not revoked), reseal moves them to layout 2 under their own key.
+    g2 = _guard()
+    g2.ingest(DOCS[:2], source="https://wiki.example/")
+    rewrite_as_layout_1(g2)
+    first = g2.keyring().active_id
+    g2.keyring().rotate()
+    g2.keyring().set_active(first)  # type: ignore[arg-type]
+    assert g2.reseal().resealed == 2
+    assert {from_metadata(m).key_id for m in _all(g2).values()} == {first}
 
 
 def test_a_verify_only_keyring_is_refused_before_anything_changes(monkeypatch: pytest.MonkeyPatch) -> None:
