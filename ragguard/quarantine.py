@@ -197,13 +197,14 @@ def release(served: Collection, quarantine: Collection, chunk: StoredChunk, keyr
     meta = {**user, **seal(released, keyring)}
     served.add([chunk.id], np.asarray([chunk.embedding], dtype=np.float32), [chunk.text], [meta])
     # The add leaves an existing row under the id in place: only delete the reviewed copy once
-    # what is served under its id is this chunk, released (now, or by an attempt that crashed).
+    # what is served under its id is this chunk, sealed as allowed (released now, by an attempt
+    # that crashed, or still there from an audit's move that crashed).
     now = served.get([chunk.id])
     held, why_not = (now[0], None) if now else (None, "nothing was written")
     if held is not None:
         got, bad = verify(held.id, held.text, held.embedding, held.metadata, keyring)
         same = got is not None and (got.text_sha256, got.embedding_sha256) == (prov.text_sha256, prov.embedding_sha256)
-        if bad is not None or not same or got is None or not got.review:
+        if bad is not None or not same or got is None or got.action is not Action.ALLOW:
             why_not = f"the served collection holds another chunk under that id ({bad.value if bad else 'not it'})"
     if why_not is not None:
         raise IntegrityError(

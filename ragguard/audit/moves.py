@@ -4,6 +4,15 @@ Order is copy, confirm, delete, so a crash at any point leaves every chunk in
 at least one collection, and running the audit again finishes the job (the
 copy is deterministic, so a second copy is recognised as the same data).
 
+A re-sealed copy is first signed as a move in progress (``review`` is
+:data:`MOVING`) and signed again without it once the served copy is gone. A
+crash between the two leaves the chunk in both collections with that signed
+mark on the quarantine side, so the next audit knows its own unfinished move
+(:func:`unfinished`) and finishes it (:data:`FINISH`) instead of reporting the
+chunk as tampering. Without the mark, a chunk in both collections is what a
+replay of a moved chunk into the served collection looks like, and stays an
+integrity failure.
+
 * A chunk with a valid seal and new findings is re-sealed with action
   ``quarantine`` and today's score and findings (like :meth:`Guard.release`
   in reverse) and can be released by a reviewer as usual.
@@ -38,6 +47,10 @@ log = logging.getLogger(__name__)
 
 RESEALED = "resealed"
 COPIED_AS_IS = "copied_as_is"
+#: Plan for a move an earlier audit left half done: the copy is held; delete the served one.
+FINISH = "finished"
+#: The ``review`` a re-sealed copy carries until its served copy is deleted.
+MOVING = "moving out of the served collection"
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,10 @@ def _batch(guard: Guard, served: Collection, quarantine: Collection, plans: Sequ
         chunk = found.get(plan.chunk_id)
         if chunk is None or text_digest(chunk.text) != plan.text_sha256:
             continue  # already moved, or changed since it was audited: the next audit decides
+        if plan.how == FINISH:
+            if chunk.id in held:
+                copies.append((plan, FINISH, chunk, dict(held[chunk.id].metadata), chunk.id))
+            continue
         how, meta = _target(guard, chunk, plan)
         qid = _target_id(chunk, meta, held.get(chunk.id))
         copies.append((plan, how, chunk, meta, qid))
@@ -93,7 +110,40 @@ def _batch(guard: Guard, served: Collection, quarantine: Collection, plans: Sequ
     present = quarantine.existing([qid for *_, qid in copies])
     done = [(plan, how, chunk, qid) for plan, how, chunk, _, qid in copies if qid in present]
     served.delete([chunk.id for _, _, chunk, _ in done])
+    settle(guard, quarantine, [qid for _, how, _, qid in done if how in (RESEALED, FINISH)])
     return [MovedChunk(chunk.id, qid, how, plan.reason) for plan, how, chunk, qid in done]
+
+
+def unfinished(guard: Guard, quarantine: Collection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Of ``ids`` held in quarantine, those whose copy is an audit's move still marked in progress.
+
+    Returns:
+        Per id, the ``(text, vector)`` digests its copy was sealed with (a served copy must match them).
+    """
+    keyring = guard.keyring()
+    out: dict[str, tuple[str, str]] = {}
+    for c in quarantine.get(list(ids)):
+        prov, reason = verify(c.id, c.text, c.embedding, c.metadata, keyring)
+        if reason is None and prov is not None and prov.review == MOVING and prov.action is Action.QUARANTINE:
+            out[c.id] = (prov.text_sha256, prov.embedding_sha256)
+    return out
+
+
+def settle(guard: Guard, quarantine: Collection, ids: Sequence[str]) -> None:
+    """Sign the quarantine copies of finished moves again without the :data:`MOVING` mark."""
+    if not ids or not hasattr(quarantine, "replace_metadata"):
+        return
+    keyring = guard.keyring()
+    out_ids, metas, expected = [], [], []
+    for c in quarantine.get(list(ids)):
+        prov, reason = verify(c.id, c.text, c.embedding, c.metadata, keyring)
+        if reason is None and prov is not None and prov.review == MOVING:
+            _, user = split_metadata(c.metadata)
+            out_ids.append(c.id)
+            metas.append({**user, **seal(dataclasses.replace(prov, review=""), keyring)})
+            expected.append(c.metadata)
+    if out_ids:
+        quarantine.replace_metadata(out_ids, metas, expected=expected)
 
 
 def _target(guard: Guard, chunk: StoredChunk, plan: MovePlan) -> tuple[str, dict[str, Any]]:
@@ -109,7 +159,7 @@ def _target(guard: Guard, chunk: StoredChunk, plan: MovePlan) -> tuple[str, dict
                 score=round(v.score, 6),
                 findings=encode_findings(v.findings, MAX_SEALED_FINDINGS),
                 policy_version=guard.screen_version,
-                review="",
+                review=MOVING,  # signed again without it once the served copy is deleted (settle)
             )
             _, user = split_metadata(chunk.metadata)
             return RESEALED, {**user, **seal(requarantined, keyring)}

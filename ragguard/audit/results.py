@@ -250,6 +250,9 @@ class AuditCounts:
         below_threshold: Served chunks with findings too weak for today's policy to act on.
         held_by_audit: Quarantine entries an earlier audit copied there as-is.
         interrupted_releases: Ids in both collections whose served copy is a valid reviewer release.
+        interrupted_moves: Ids in both collections because an audit's ``quarantine`` move was
+            interrupted (its copy is signed as a move in progress); with ``quarantine`` the
+            audit finishes them, otherwise they stay served until one does.
         reembedded: Chunks whose vector was recomputed and compared (``reembed``).
         reembed_skipped: Chunks sealed by another embedder model (not comparable).
         moved: Chunks moved to quarantine (``quarantine=True``).
@@ -272,6 +275,7 @@ class AuditCounts:
     below_threshold: int = 0
     held_by_audit: int = 0
     interrupted_releases: int = 0
+    interrupted_moves: int = 0
     reembedded: int = 0
     reembed_skipped: int = 0
     moved: int = 0

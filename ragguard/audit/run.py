@@ -129,16 +129,19 @@ class _Auditor:
         self.view = StoreView(served, quarantine, seal_ok=guard.seal_ok)
         self.model_id = guard.embedder.model_id
         self.s = _State()
+        self.unsettled: list[str] = []
 
     # -- served collection ---------------------------------------------------
     def served_page(self, page: list[StoredChunk]) -> None:
         held = self.quarantine.existing([c.id for c in page])
+        moving: dict[str, tuple[str, str]] = {}
         if held:
             # The page was read ahead: a chunk moved to quarantine since then is not served twice,
             # only no longer served. The quarantine walk verifies it there.
             gone = held - self.served.existing(sorted(held))
             page = [c for c in page if c.id not in gone]
             held -= gone
+            moving = moves.unfinished(self.guard, self.quarantine, sorted(held))
         self.s.add("served", len(page))
         ok: list[tuple[StoredChunk, Provenance]] = []
         for chunk in page:
@@ -148,6 +151,10 @@ class _Auditor:
                 self._offer(chunk)
             elif reason is not None or prov is None:
                 self._fail(chunk, "served", reason or DropReason.MALFORMED_SEAL)
+            elif chunk.id in moving and moving[chunk.id] == (prov.text_sha256, prov.embedding_sha256):
+                # An earlier audit's move, copied and signed as in progress, then interrupted.
+                self.s.add("interrupted_moves")
+                self.s.plans.append(moves.MovePlan(chunk.id, prov.text_sha256, moves.FINISH, "interrupted_move"))
             elif chunk.id in held and not prov.review:
                 self._fail(chunk, "served", AuditReason.ALSO_QUARANTINED)
             else:
@@ -300,11 +307,13 @@ class _Auditor:
                 self.s.add("held_by_audit")  # copied as-is by an earlier audit: already reported then
                 continue
             try:
-                _, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
+                prov, reason = verify(chunk.id, chunk.text, chunk.embedding, chunk.metadata, keyring)
             except Exception:  # fail closed, like the retrieval filter
-                reason = DropReason.MALFORMED_SEAL
+                prov, reason = None, DropReason.MALFORMED_SEAL
             if reason is not None:
                 self._fail(chunk, "quarantine", reason)
+            elif prov is not None and prov.review == moves.MOVING:
+                self.unsettled.append(chunk.id)  # a move interrupted after its delete: sign it as done
 
 
 def _strongest_per_rule(findings: tuple[Finding, ...]) -> list[Finding]:
@@ -426,6 +435,9 @@ def run_audit(
         log.info("audit: not re-stamped: %s", dict(auditor.restamper.left))
     _refuse_a_wrong_keyring(s)
     moved = moves.execute(guard, served, quarantined, s.plans) if quarantine else []
+    if quarantine and auditor.unsettled:
+        left_served = served.existing(auditor.unsettled)  # those are finished by the plans above
+        moves.settle(guard, quarantined, [i for i in auditor.unsettled if i not in left_served])
     findings = bl.classify(s.findings, previous, scope)
     notes: list[str] = []
     if baseline is not None:

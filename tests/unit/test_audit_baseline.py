@@ -176,6 +176,51 @@ def test_quarantine_is_idempotent_after_a_crash(tmp_path: Path) -> None:
     assert "planted" not in ids(served(g))
 
 
+@pytest.mark.parametrize("crash", ["before the served delete", "before the copy is signed as done"])
+def test_a_move_interrupted_by_a_crash_is_finished_by_the_next_audit_not_reported_as_tampering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash: str
+) -> None:
+    import ragguard.audit.moves as moves
+
+    g, _ = _poisoned(tmp_path)
+    col = served(g) if crash == "before the served delete" else None
+
+    def boom(*args: object, **kw: object) -> None:
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as m:
+        if col is not None:
+            m.setattr(col, "delete", boom)
+        else:
+            m.setattr(moves, "settle", boom)
+        with pytest.raises(RuntimeError):
+            g.audit(quarantine=True)
+    poison_id = next(c.id for c in quarantined(g).page(0, 10))
+    report = g.audit(quarantine=True)
+    assert report.integrity_failures == () and report.exit_code != EXIT_INTEGRITY
+    if col is not None:
+        assert report.counts.interrupted_moves == 1
+        assert [(x.chunk_id, x.how) for x in report.moved] == [(poison_id, "finished")]
+    assert poison_id not in ids(served(g)) and quarantined(g).count() == 1  # no second copy
+    q = quarantined(g).get([poison_id])[0]
+    prov, reason = verify(q.id, q.text, q.embedding, q.metadata, g.keyring())
+    assert reason is None and prov is not None and prov.review == ""  # signed as a finished move
+    assert g.audit().exit_code == EXIT_CLEAN
+    g.release(poison_id)
+    assert poison_id in ids(served(g))
+
+
+def test_a_moved_chunk_replayed_into_the_served_collection_is_still_tampering(tmp_path: Path) -> None:
+    g, _ = _poisoned(tmp_path)
+    before = {c.id: c for c in served(g).page(0, 100)}
+    (moved,) = g.audit(quarantine=True).moved
+    old = before[moved.chunk_id]  # an attacker kept the served row and writes it back
+    served(g).raw_set(old.id, old.text, old.embedding, old.metadata)
+    report = g.audit()
+    assert report.exit_code == EXIT_INTEGRITY
+    assert [f.reason.value for f in report.integrity_failures] == ["also_quarantined"]
+
+
 def test_quarantine_keeps_both_versions_when_ids_collide(tmp_path: Path) -> None:
     g = new_guard()
     rep = g.ingest([*CLEAN, BAD], source=SRC)
