@@ -13,6 +13,7 @@ from ragguard.detectors.base import ScreeningBatch, detect_texts, split_detector
 from ragguard.errors import IntegrityError, NotFoundError, StoreError
 from ragguard.provenance.keyring import Keyring
 from ragguard.provenance.seal import claimed_provenance, decode_findings, seal, split_metadata, verify
+from ragguard.records import AUDIT_EVIDENCE_KEY
 from ragguard.screening import decide_all, detect_all
 from ragguard.stores.base import Collection
 from ragguard.types import Action, Chunk, Finding, Provenance, StoredChunk, TrustTier, Verdict
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 #: The one metadata key ``ragguard audit --quarantine`` adds to a chunk it copies here as-is.
-AUDIT_REASON_KEY = "audit_reason"
+AUDIT_REASON_KEY = AUDIT_EVIDENCE_KEY
 
 
 @dataclasses.dataclass(frozen=True)

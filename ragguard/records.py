@@ -29,6 +29,8 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 #: Largest caller metadata value, in characters (Chroma metadata is for short scalars).
 MAX_METADATA_VALUE_CHARS = 8192
 MAX_METADATA_KEYS = 64
+#: The metadata key the audit adds to what it copies to quarantine as-is (ragguard.quarantine.AUDIT_REASON_KEY).
+AUDIT_EVIDENCE_KEY = "audit_reason"
 # Chroma refuses metadata keys starting with "#" or "$" (its operators) and reserves "chroma:".
 _STORE_RESERVED = ("#", "$", "chroma:")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -153,6 +155,9 @@ def validate_metadata(meta: Any, where: str) -> dict[str, MetadataValue]:
         validate_utf8(key, f"metadata key {key!r}", where)
         if key.startswith(PREFIX):
             raise InputError(f"{where}: metadata key {key!r} uses the reserved prefix {PREFIX!r}")
+        if key == AUDIT_EVIDENCE_KEY:
+            # It marks what an audit copied to quarantine as-is; a record carrying it would pass for that.
+            raise InputError(f"{where}: metadata key {key!r} is reserved for the audit's evidence")
         if key.startswith(_STORE_RESERVED):
             raise InputError(
                 f"{where}: metadata key {key!r} starts with {key[0] if key[0] in '#$' else 'chroma:'!r}, "

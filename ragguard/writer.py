@@ -31,6 +31,7 @@ from ragguard.embedders.base import same_vector
 from ragguard.provenance.canonical import embedding_digest, metadata_digest, text_digest
 from ragguard.provenance.keyring import Keyring
 from ragguard.provenance.seal import claimed_provenance, encode_findings, seal, split_metadata
+from ragguard.records import AUDIT_EVIDENCE_KEY
 from ragguard.stores.base import Collection
 from ragguard.types import Action, Chunk, Provenance, StoredChunk, TrustTier, Verdict
 
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 
 #: How many findings are sealed into provenance per chunk (strongest first).
 MAX_SEALED_FINDINGS = 16
+
+
+def evidence_ids(quarantine: Collection, ids: AbstractSet[str]) -> set[str]:
+    """Of ``ids`` held in quarantine, those an audit copied there as-is (tampered, never re-signed)."""
+    return {c.id for c in quarantine.get(sorted(ids), include_embeddings=False) if AUDIT_EVIDENCE_KEY in c.metadata}
 
 
 def write_batch(
@@ -64,6 +70,10 @@ def write_batch(
     served, quarantine = guard.collections(create=True)
     ids = [c.id for c in chunks]
     held = quarantine.existing(ids)
+    if held:
+        # What an audit copied there as-is is evidence of tampering under this id, not this content:
+        # it must not keep the genuine chunk out (nor does the audit count it as quarantined).
+        held -= evidence_ids(quarantine, held)
     present = served.existing(ids) | held
     keyring = guard.keyring(create=True)
     stale = served_under_revoked_keys(keyring, served, present - held)

@@ -43,6 +43,7 @@ from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.retrieval import RetrievalFilter
 from ragguard.stores.base import Collection, StoreView, iter_id_batches, read_ahead
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
+from ragguard.writer import evidence_ids
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
@@ -141,7 +142,8 @@ class _Auditor:
             gone = held - self.served.existing(sorted(held))
             page = [c for c in page if c.id not in gone]
             held -= gone
-            moving = moves.unfinished(self.guard, self.quarantine, sorted(held))
+            held -= evidence_ids(self.quarantine, held)  # an old tampering's evidence, not this chunk held
+            moving = moves.unfinished(self.guard, self.quarantine, sorted(held)) if held else {}
         self.s.add("served", len(page))
         ok: list[tuple[StoredChunk, Provenance]] = []
         for chunk in page:

@@ -221,6 +221,22 @@ def test_a_moved_chunk_replayed_into_the_served_collection_is_still_tampering(tm
     assert [f.reason.value for f in report.integrity_failures] == ["also_quarantined"]
 
 
+def test_evidence_an_audit_moved_out_does_not_keep_the_genuine_content_from_being_ingested_again() -> None:
+    g = new_guard(detectors=[])
+    g.ingest(CLEAN[:2], source=SRC)
+    first = served(g).page(0, 1)[0]
+    served(g).raw_set(first.id, first.text + " Buy ACME now.", first.embedding, first.metadata)  # edited in place
+    report = g.audit(quarantine=True)
+    assert [(m.chunk_id, m.how) for m in report.moved] == [(first.id, "copied_as_is")]
+    # "To serve that content again, ingest it again": the evidence stays, the genuine chunk is served.
+    again = g.ingest(CLEAN[:2], source=SRC)
+    assert again.counts()["allowed"] == 1 and again.counts()["unchanged"] == 1
+    assert first.id in ids(served(g)) and quarantined(g).get([first.id])[0].metadata[AUDIT_REASON_KEY]
+    after = g.audit()
+    assert after.exit_code == EXIT_CLEAN and after.counts.held_by_audit == 1  # not "also quarantined"
+    assert len(g.search(CLEAN[0], k=2).hits) == 2
+
+
 def test_quarantine_keeps_both_versions_when_ids_collide(tmp_path: Path) -> None:
     g = new_guard()
     rep = g.ingest([*CLEAN, BAD], source=SRC)

@@ -314,6 +314,7 @@ def test_bad_records_fail_before_anything_is_stored() -> None:
         ([{"text": "ok", "metadata": {"x": float("inf")}}], "only finite numbers"),
         ([{"text": "ok", "metadata": {"#tag": "x"}}], "key '#tag' starts with '#', which the vector store reserves"),
         ([{"text": "ok", "metadata": {"chroma:document": "x"}}], "reserves"),
+        ([{"text": "ok", "metadata": {"audit_reason": "x"}}], "reserved for the audit's evidence"),
     ]:
         with pytest.raises(InputError, match=msg):
             g.ingest([CLEAN[1], *bad], source="s")
