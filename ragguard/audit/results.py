@@ -368,6 +368,9 @@ class AuditReport:
         ]
         if c.released_findings:
             parts.append(f"{c.released_findings} on released chunks")
+        if c.interrupted_moves:
+            done = "finished" if c.moved else "to finish with --quarantine"
+            parts.append(f"{c.interrupted_moves} interrupted quarantine move(s) {done}")
         if self.full_rescan:
             parts.append("every text scanned again (full re-scan)")
         if c.text_scan_skipped:

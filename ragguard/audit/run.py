@@ -131,6 +131,7 @@ class _Auditor:
         self.model_id = guard.embedder.model_id
         self.s = _State()
         self.unsettled: list[str] = []
+        self.finishing: set[str] = set()  # served chunks whose interrupted move a FINISH plan completes
 
     # -- served collection ---------------------------------------------------
     def served_page(self, page: list[StoredChunk]) -> None:
@@ -157,6 +158,8 @@ class _Auditor:
                 # An earlier audit's move, copied and signed as in progress, then interrupted.
                 self.s.add("interrupted_moves")
                 self.s.plans.append(moves.MovePlan(chunk.id, prov.text_sha256, moves.FINISH, "interrupted_move"))
+                self.finishing.add(chunk.id)
+                ok.append((chunk, prov))  # still served until the move is finished: its findings are reported
             elif chunk.id in held and not prov.review:
                 self._fail(chunk, "served", AuditReason.ALSO_QUARANTINED)
             else:
@@ -283,7 +286,8 @@ class _Auditor:
         if self.sampler is not None:
             self.sampler.flag(chunk.id, vec, "finding")
         top = verdict.findings[0].code if verdict.findings else verdict.action.value
-        self.s.plans.append(moves.MovePlan(chunk.id, digest, moves.RESEALED, top, verdict))
+        if chunk.id not in self.finishing:  # a half-done move is finished, not copied a second time
+            self.s.plans.append(moves.MovePlan(chunk.id, digest, moves.RESEALED, top, verdict))
 
     def _fail(self, chunk: StoredChunk, collection: str, reason: IntegrityReason) -> None:
         claimed = claimed_provenance(chunk.metadata)

@@ -196,6 +196,10 @@ def test_a_move_interrupted_by_a_crash_is_finished_by_the_next_audit_not_reporte
         with pytest.raises(RuntimeError):
             g.audit(quarantine=True)
     poison_id = next(c.id for c in quarantined(g).page(0, 10))
+    if col is not None:  # still served meanwhile: an audit that does not move reports its findings
+        looked = g.audit()
+        assert looked.exit_code == EXIT_NEW_FINDINGS and looked.counts.interrupted_moves == 1
+        assert looked.integrity_failures == () and "to finish with --quarantine" in looked.summary()
     report = g.audit(quarantine=True)
     assert report.integrity_failures == () and report.exit_code != EXIT_INTEGRITY
     if col is not None:
