@@ -388,7 +388,9 @@ CORE_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "RG-INS-033",
-        r"^\s*(?:human|user|q)\s*:.{0,400}\n\s*(?:assistant|ai|gpt|bot|chatgpt)\s*:",
+        # [^\S\n]*, not \s*, after ^: under MULTILINE, \s* from every line start of a long run
+        # of newlines re-read the rest of the run (quadratic; found by fuzzing).
+        r"^[^\S\n]*(?:human|user|q)[^\S\n]*:.{0,400}\n\s*(?:assistant|ai|gpt|bot|chatgpt)\s*:",
         0.4,
         "embeds a fake user/assistant exchange",
         anchors=(_any("human|user|q"), _any("assistant|ai|gpt|bot"), _any(":")),

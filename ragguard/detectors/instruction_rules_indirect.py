@@ -233,7 +233,7 @@ INDIRECT_RULES: tuple[Rule, ...] = (
         "RG-INS-091",
         rf"(?<!forward\s)(?<!respond\s)(?<!attention\s)\b(?:in|into|to|within|throughout|from|of)\s+your\s+"
         rf"(?:replies|reply|message|messages|reply's|summary|summaries)\b"
-        rf"|^\s*(?:provide|render|give|write|deliver|format|compose|present|start|begin|end)\s+your\s+(?:\w+\s+)?{_RESPONSE}\b"
+        rf"|^[^\S\n]*(?:provide|render|give|write|deliver|format|compose|present|start|begin|end)\s+your\s+(?:\w+\s+)?{_RESPONSE}\b"
         rf"|\byour\s+(?:response|answer|reply|output)s?\s+(?:should|must|shall|has\s+to|needs\s+to|will\s+now)\b",
         0.45,
         "directs the content or form of the reader's reply",
