@@ -42,6 +42,9 @@ FILLERS: dict[str, Callable[[int], str]] = {
     "questions": lambda n: "what is it? " * (n // 12),
     "commas": lambda n: ", " * (n // 2),
     "newlines": lambda n: "x\n" * (n // 2),
+    # Blank lines: ^\s* under MULTILINE re-reads the rest of such a run from every line start
+    # (RG-INS-033 and RG-INS-091 were quadratic on it; found by fuzzing, not by this bench).
+    "blank-lines": lambda n: "\n" * n,
     # Found by review (RG-INS-114/116/117's first forms): a sentence end or a speaker's colon
     # before a run of spaces, and unclosed calls.
     "full-stops": lambda n: ". " * (n // 2),
