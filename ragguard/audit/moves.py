@@ -114,15 +114,15 @@ def _batch(guard: Guard, served: Collection, quarantine: Collection, plans: Sequ
     return [MovedChunk(chunk.id, qid, how, plan.reason) for plan, how, chunk, qid in done]
 
 
-def unfinished(guard: Guard, quarantine: Collection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Of ``ids`` held in quarantine, those whose copy is an audit's move still marked in progress.
+def unfinished(guard: Guard, copies: Sequence[StoredChunk]) -> dict[str, tuple[str, str]]:
+    """Of quarantined ``copies``, those that are an audit's move still marked in progress.
 
     Returns:
         Per id, the ``(text, vector)`` digests its copy was sealed with (a served copy must match them).
     """
     keyring = guard.keyring()
     out: dict[str, tuple[str, str]] = {}
-    for c in quarantine.get(list(ids)):
+    for c in copies:
         prov, reason = verify(c.id, c.text, c.embedding, c.metadata, keyring)
         if reason is None and prov is not None and prov.review == MOVING and prov.action is Action.QUARANTINE:
             out[c.id] = (prov.text_sha256, prov.embedding_sha256)

@@ -43,7 +43,6 @@ from ragguard.quarantine import AUDIT_REASON_KEY
 from ragguard.retrieval import RetrievalFilter
 from ragguard.stores.base import Collection, StoreView, iter_id_batches, read_ahead
 from ragguard.types import Action, Chunk, DropReason, Finding, Provenance, StoredChunk, TrustTier, Verdict
-from ragguard.writer import evidence_ids
 
 if TYPE_CHECKING:
     from ragguard.guard import Guard
@@ -143,8 +142,10 @@ class _Auditor:
             gone = held - self.served.existing(sorted(held))
             page = [c for c in page if c.id not in gone]
             held -= gone
-            held -= evidence_ids(self.quarantine, held)  # an old tampering's evidence, not this chunk held
-            moving = moves.unfinished(self.guard, self.quarantine, sorted(held)) if held else {}
+            # An old tampering's evidence (copied as-is) is not this chunk held; one read serves both checks.
+            copies = [c for c in self.quarantine.get(sorted(held)) if AUDIT_REASON_KEY not in c.metadata]
+            held = {c.id for c in copies}
+            moving = moves.unfinished(self.guard, copies)
         self.s.add("served", len(page))
         ok: list[tuple[StoredChunk, Provenance]] = []
         for chunk in page:
